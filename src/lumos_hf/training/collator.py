@@ -1,0 +1,236 @@
+"""AR-DF data collator (LUMOS_SPEC 2 and 5): official pre-tokenized placeholders, CFG text drop, masking, padding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils.data import get_worker_info
+
+from ..tokens import (
+    FPS_PLACEHOLDER_TOKEN_ID,
+    FRAME_START_TOKEN_ID,
+    FRAMES_PLACEHOLDER_TOKEN_ID,
+    MASK_TOKEN_ID,
+    NUM_SIZE_TOKENS,
+    PAD_TOKEN_ID,
+    SIZE_TOKEN_OFFSET,
+    VIDEO_START_TOKEN_ID,
+    VOCAB_SIZE,
+    number_token_ids,
+)
+from .masking import (
+    IGNORE_INDEX,
+    MASKING_MODES,
+    MaskingMode,
+    MaskRatioSchedule,
+    apply_ardf_mask,
+    cosine_schedule,
+)
+
+
+def fill_video_placeholders(input_ids: torch.LongTensor) -> torch.LongTensor:
+    """Replace the frame-count and fps placeholders (65539 / 65540) of official pre-tokenized text by number tokens.
+
+    The video header `[9004, size(d), size(fps)]` gives the duration d (seconds) and fps; the frame count is
+    `F = d * fps` (84 for 7 s at 12 fps, 1 for an image). Only the text before the first 9004 is searched: inside
+    frames, 65539 and 65540 are the video tokens of FSQ indices 3 and 4. A sequence without placeholders is returned
+    unchanged (our processor already writes the numbers).
+
+    Args:
+        input_ids: `[L]` token ids.
+
+    Returns:
+        `[L']` token ids with each placeholder replaced by the digit tokens of its number.
+    """
+    video_starts = (input_ids == VIDEO_START_TOKEN_ID).nonzero()
+    text = input_ids[: int(video_starts[0])] if video_starts.numel() else input_ids
+    placeholders = (text == FRAMES_PLACEHOLDER_TOKEN_ID) | (text == FPS_PLACEHOLDER_TOKEN_ID)
+    if not placeholders.any():
+        return input_ids
+    duration, fps = _video_header(input_ids)
+    numbers = {
+        FRAMES_PLACEHOLDER_TOKEN_ID: number_token_ids(duration * fps),
+        FPS_PLACEHOLDER_TOKEN_ID: number_token_ids(fps),
+    }
+    pieces, start = [], 0
+    for index in placeholders.nonzero().squeeze(-1).tolist():  # a few placeholders, not a loop over tokens
+        pieces += [input_ids[start:index], input_ids.new_tensor(numbers[int(input_ids[index])])]
+        start = index + 1
+    return torch.cat([*pieces, input_ids[start:]])
+
+
+def _video_header(input_ids: torch.LongTensor) -> tuple[int, int]:
+    """Duration (seconds) and fps from the size tokens after the first video start token (9004)."""
+    start = _video_start(input_ids)
+    header = input_ids[start + 1 : start + 3] - SIZE_TOKEN_OFFSET
+    if header.shape[0] < 2:
+        raise ValueError(f"input_ids ends before its video header [{VIDEO_START_TOKEN_ID}, size(seconds), size(fps)]")
+    if ((header < 0) | (header >= NUM_SIZE_TOKENS)).any():
+        raise ValueError(
+            f"the video header must be [{VIDEO_START_TOKEN_ID}, size(seconds), size(fps)] with size tokens "
+            f"{SIZE_TOKEN_OFFSET}..{SIZE_TOKEN_OFFSET + NUM_SIZE_TOKENS - 1}, got ids {(header + SIZE_TOKEN_OFFSET).tolist()}"
+        )
+    duration, fps = header.tolist()
+    return duration, fps
+
+
+@dataclass
+class ARDFDataCollator:
+    """Batch token sequences for AR-DF training (images and videos mixed, any lengths and resolutions).
+
+    Per sample, in order: replace the official placeholders (`fill_video_placeholders`); with probability
+    `text_drop_prob`, drop the text of a video sample (more than one frame; images too with `text_drop_images`)
+    for classifier-free guidance, so that it starts at the video start token 9004; mask it with `apply_ardf_mask`
+    (labels: the original id at masked video tokens, -100 elsewhere). Then pad on the right.
+
+    Features are mappings with `input_ids` (list of ints, 1D tensor or array; our processor's output or the official
+    pre-tokenized format) and optionally `labels` (only checked for length: the labels are recomputed).
+
+    Randomness: with `seed`, the collator owns a `torch.Generator`, so two collators with the same seed produce the
+    same batches. In a DataLoader worker the generator is re-seeded from `seed` and the worker's seed
+    (`get_worker_info().seed`: the loader's base seed, drawn anew each epoch, plus the worker id), so workers and
+    epochs do not repeat each other's masks; pass a seeded `generator` to the DataLoader (or call `torch.manual_seed`)
+    for reproducible multi-worker runs. Without `seed`, torch's global RNG is used (seeded per worker by PyTorch).
+
+    Args:
+        masking_mode: `"tube"` (default), `"random"` or `"diffusion_forcing"` (see `lumos_hf.training.masking`).
+        min_masking_rate: lower clip of the mask ratio, in `[0, 1]`.
+        mask_ratio_schedule: maps `u ~ U(0, 1)` (tensor) to mask ratios in `[0, 1]`; cosine by default.
+        text_drop_prob: probability in `[0, 1]` of dropping the text of a video sample.
+        text_drop_images: also drop the text of single-frame (image) samples.
+        pad_to_multiple_of: pad the batch length up to a multiple of this positive int.
+        max_length: raise `ValueError` when a processed sample is longer (never truncates).
+        seed: seed of the collator's own generator (None: global RNG).
+        pad_token_id, mask_token_id: padding and MASK ids.
+
+    Returns (from `__call__`): `input_ids`, `attention_mask` (1 = real token) and `labels`, each `[B, L]` long.
+    """
+
+    masking_mode: MaskingMode = "tube"
+    min_masking_rate: float = 0.7
+    mask_ratio_schedule: MaskRatioSchedule = cosine_schedule
+    text_drop_prob: float = 0.1
+    text_drop_images: bool = False
+    pad_to_multiple_of: int | None = None
+    max_length: int | None = None
+    seed: int | None = None
+    pad_token_id: int = PAD_TOKEN_ID
+    mask_token_id: int = MASK_TOKEN_ID
+    _generator: torch.Generator | None = field(default=None, init=False, repr=False)
+    _worker_seed: int | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.masking_mode not in MASKING_MODES:
+            raise ValueError(f"masking_mode must be one of {MASKING_MODES}, got {self.masking_mode!r}")
+        for name in ("min_masking_rate", "text_drop_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not callable(self.mask_ratio_schedule):
+            raise TypeError("mask_ratio_schedule must be a callable mapping a tensor of u ~ U(0, 1) to mask ratios")
+        for name in ("pad_to_multiple_of", "max_length"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be None or a positive int, got {value!r}")
+        if self.seed is not None:
+            if not isinstance(self.seed, int):
+                raise TypeError(f"seed must be None or an int, got {type(self.seed).__name__}")
+            self._generator = torch.Generator().manual_seed(self.seed)
+
+    def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        """Collate `features` into `input_ids`, `attention_mask` and `labels`, each `[B, L]` long."""
+        if len(features) == 0:
+            raise ValueError("features must hold at least one sample")
+        generator = self._current_generator()
+        sequences, labels = [], []
+        for index, feature in enumerate(features):
+            input_ids = _feature_input_ids(feature, index)
+            try:
+                masked, sample_labels = self._process(input_ids, generator)
+            except ValueError as error:
+                raise ValueError(f"features[{index}]: {error}") from error
+            sequences.append(masked)
+            labels.append(sample_labels)
+        return self._pad(sequences, labels)
+
+    def _process(
+        self, input_ids: torch.LongTensor, generator: torch.Generator | None
+    ) -> tuple[torch.LongTensor, torch.LongTensor]:
+        """Placeholders, CFG text drop, length check and masking of one sequence `[L]`."""
+        input_ids = fill_video_placeholders(input_ids)
+        drop = float(torch.rand((), generator=generator)) < self.text_drop_prob
+        if drop and (self.text_drop_images or (input_ids == FRAME_START_TOKEN_ID).sum() > 1):
+            input_ids = input_ids[_video_start(input_ids) :]
+        if self.max_length is not None and input_ids.shape[0] > self.max_length:
+            raise ValueError(
+                f"{input_ids.shape[0]} tokens exceed max_length={self.max_length}; the collator never truncates "
+                "(it would cut a frame): filter or re-bucket long samples"
+            )
+        return apply_ardf_mask(
+            input_ids,
+            self.masking_mode,
+            generator=generator,
+            schedule=self.mask_ratio_schedule,
+            min_masking_rate=self.min_masking_rate,
+            mask_token_id=self.mask_token_id,
+        )
+
+    def _current_generator(self) -> torch.Generator | None:
+        """The collator's generator, re-seeded once per DataLoader worker (and epoch) inside worker processes."""
+        worker = get_worker_info()
+        if self._generator is not None and worker is not None and worker.seed != self._worker_seed:
+            self._generator.manual_seed((self.seed * 1_000_003 + worker.seed) % 2**63)
+            self._worker_seed = worker.seed
+        return self._generator
+
+    def _pad(self, sequences: list[torch.LongTensor], labels: list[torch.LongTensor]) -> dict[str, torch.Tensor]:
+        lengths = torch.tensor([sequence.shape[0] for sequence in sequences])
+        length = int(lengths.max())
+        if self.pad_to_multiple_of is not None:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        attention_mask = (torch.arange(length) < lengths[:, None]).long()  # [B, L]
+        input_ids = torch.full((len(sequences), length), self.pad_token_id, dtype=torch.long)
+        padded_labels = torch.full((len(sequences), length), IGNORE_INDEX, dtype=torch.long)
+        real = attention_mask.bool()
+        input_ids[real] = torch.cat(sequences)
+        padded_labels[real] = torch.cat(labels)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": padded_labels}
+
+
+def _feature_input_ids(feature: Mapping[str, Any], index: int) -> torch.LongTensor:
+    """`feature["input_ids"]` as a 1D long tensor, validated (and `labels`, when given, of the same length)."""
+    if not isinstance(feature, Mapping) or "input_ids" not in feature:
+        raise TypeError(f"features[{index}] must be a mapping with 'input_ids', got {type(feature).__name__}")
+    input_ids = _as_1d_long(feature["input_ids"], f"features[{index}]['input_ids']")
+    if int(input_ids.min()) < 0 or int(input_ids.max()) >= VOCAB_SIZE:
+        raise ValueError(f"features[{index}]['input_ids'] must hold ids in [0, {VOCAB_SIZE - 1}]")
+    if feature.get("labels") is not None:
+        labels = _as_1d_long(feature["labels"], f"features[{index}]['labels']")
+        if labels.shape != input_ids.shape:
+            raise ValueError(
+                f"features[{index}]['labels'] must have the length of its input_ids ({input_ids.shape[0]}), "
+                f"got {labels.shape[0]}"
+            )
+    return input_ids
+
+
+def _as_1d_long(values: Any, name: str) -> torch.LongTensor:
+    try:
+        tensor = torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be a sequence of ints or an integer tensor/array: {error}") from error
+    if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integers, got dtype {tensor.dtype}")
+    if tensor.dim() != 1 or tensor.numel() == 0:
+        raise ValueError(f"{name} must be one non-empty sequence (1D), got shape {tuple(tensor.shape)}")
+    return tensor.long()
+
+
+def _video_start(input_ids: torch.LongTensor) -> int:
+    """Index of the first video start token (9004)."""
+    starts = (input_ids == VIDEO_START_TOKEN_ID).nonzero()
+    if starts.numel() == 0:
+        raise ValueError(f"input_ids has no video start token ({VIDEO_START_TOKEN_ID})")
+    return int(starts[0])
