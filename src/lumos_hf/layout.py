@@ -44,6 +44,7 @@ def compute_mm_rope_layout(
     frame_end_token_id: int = FRAME_END_TOKEN_ID,
     size_token_offset: int = SIZE_TOKEN_OFFSET,
     num_size_tokens: int = NUM_SIZE_TOKENS,
+    mm_rope: bool = True,
     validate: bool = True,
 ) -> MMRoPELayout:
     """Derive MM-RoPE positions, visual-content flags and frame segment ids from token ids.
@@ -54,6 +55,7 @@ def compute_mm_rope_layout(
         attention_mask: optional `[B, L]` padding mask (1 = real token). Padding may sit on either side; positions
             count real tokens only.
         position_scale: `(t, h, w)` multipliers of the latent frame, row and column (the Cosmos compression 4x8x8).
+        mm_rope: False gives every token its plain 1D position (the 1D-RoPE ablation); frames are still parsed.
         validate: check the frame structure and raise `ValueError` on malformed frames.
 
     Returns:
@@ -96,6 +98,8 @@ def compute_mm_rope_layout(
             input_ids, is_start, is_end, open_frames, starts_seen, offset, n_h, n_w, row, visual_mask, num_size_tokens
         )
 
+    if not mm_rope:
+        return MMRoPELayout(position_ids=position.expand(3, -1, -1), visual_mask=visual_mask, frame_ids=frame_ids)
     # p0: the 1D index of the first visual content token of each sequence; all frames share it.
     has_visual = visual_mask.any(-1, keepdim=True)
     first_visual = visual_mask.long().argmax(-1, keepdim=True)

@@ -1,0 +1,174 @@
+"""Lumos-1 model configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huggingface_hub.dataclasses import strict
+from transformers.configuration_utils import PreTrainedConfig
+from transformers.modeling_rope_utils import RopeParameters
+
+from .tokens import (
+    FRAME_END_TOKEN_ID,
+    FRAME_START_TOKEN_ID,
+    MASK_TOKEN_ID,
+    NEW_LINE_TOKEN_ID,
+    SEP_TOKEN_ID,
+    SIZE_TOKEN_OFFSET,
+    TEXT_VOCAB_SIZE,
+    VIDEO_END_TOKEN_ID,
+    VIDEO_START_TOKEN_ID,
+    VIDEO_TOKEN_OFFSET,
+    VIDEO_VOCAB_SIZE,
+)
+
+
+def _llama_intermediate_size(hidden_size: int, multiple_of: int = 256) -> int:
+    """Llama's SwiGLU width: 2/3 of 4·hidden, rounded up to a multiple of 256 (Chameleon-7B: 4096 → 11008)."""
+    return multiple_of * -(-int(8 * hidden_size / 3) // multiple_of)
+
+
+# The paper's Table B1 gives layers, hidden size, heads and head dim; the MLP width is not published, so the presets
+# follow the Llama/Chameleon ratio above. Key/value heads are not published either: full multi-head attention, as
+# in Chameleon.
+LUMOS_PRESETS: dict[str, dict[str, int]] = {
+    "lumos-1-0.5b": {"num_hidden_layers": 16, "hidden_size": 1024, "num_attention_heads": 16, "head_dim": 64},
+    "lumos-1-1b": {"num_hidden_layers": 16, "hidden_size": 2048, "num_attention_heads": 32, "head_dim": 64},
+    "lumos-1-3b": {"num_hidden_layers": 28, "hidden_size": 3072, "num_attention_heads": 24, "head_dim": 128},
+}
+
+
+@strict
+class LumosConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`LumosForVideoGeneration`]: a Llama/Chameleon decoder (RMSNorm, SwiGLU, Chameleon QK-norm)
+    over one vocabulary of text and discrete video tokens, with MM-RoPE and block-causal frame attention.
+
+    Vocabulary: ids `[0, text_vocab_size)` are Chameleon's text BPE, ids `video_token_offset + k` for
+    `k < video_vocab_size` are video tokens (Cosmos FSQ indices). `vocab_size` is derived from the two.
+
+    MM-RoPE (LUMOS_SPEC 3): channel `j` of the rotary angle vector uses the t, h or w position given by
+    `mm_rope_channel_pattern[j % len(pattern)]`; visual content tokens get positions
+    `(t, h, w) = position_scale * (frame, row, column) + p0`. `mm_rope=False` gives plain 1D RoPE everywhere.
+
+    Example:
+
+    ```python
+    >>> from lumos_hf import LumosConfig, LumosForVideoGeneration
+
+    >>> config = LumosConfig.from_preset("lumos-1-1b")
+    >>> (config.num_hidden_layers, config.hidden_size, config.head_dim, config.vocab_size)
+    (16, 2048, 64, 129536)
+    >>> tiny = LumosConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+    ...                    video_vocab_size=64)
+    >>> model = LumosForVideoGeneration(tiny)
+    ```
+    """
+
+    model_type = "lumos"
+    keys_to_ignore_at_inference = ["past_key_values"]
+    base_model_tp_plan = {
+        "layers.*.self_attn.q_proj": "colwise",
+        "layers.*.self_attn.k_proj": "colwise",
+        "layers.*.self_attn.v_proj": "colwise",
+        "layers.*.self_attn.o_proj": "rowwise",
+        "layers.*.mlp.gate_proj": "colwise",
+        "layers.*.mlp.up_proj": "colwise",
+        "layers.*.mlp.down_proj": "rowwise",
+    }
+
+    hidden_size: int = 2048
+    intermediate_size: int | None = None
+    num_hidden_layers: int = 16
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None
+    head_dim: int | None = None
+    hidden_act: str = "silu"
+    max_position_embeddings: int = 131072
+    initializer_range: float = 0.02
+    rms_norm_eps: float = 1e-5
+    qk_norm_eps: float = 1e-5
+    swin_norm: bool = False
+    model_parallel_size: int = 1
+    attention_dropout: float = 0.0
+    use_cache: bool = True
+    tie_word_embeddings: bool = False
+    rope_parameters: RopeParameters | dict | None = None
+    # Vocabulary layout.
+    text_vocab_size: int = TEXT_VOCAB_SIZE
+    video_token_offset: int = VIDEO_TOKEN_OFFSET
+    video_vocab_size: int = VIDEO_VOCAB_SIZE
+    vocab_size: int | None = None
+    pad_token_id: int | None = 1
+    bos_token_id: int | None = 0
+    eos_token_id: int | list[int] | None = 2
+    sep_token_id: int = SEP_TOKEN_ID
+    frame_start_token_id: int = FRAME_START_TOKEN_ID
+    frame_end_token_id: int = FRAME_END_TOKEN_ID
+    new_line_token_id: int = NEW_LINE_TOKEN_ID
+    video_start_token_id: int = VIDEO_START_TOKEN_ID
+    video_end_token_id: int = VIDEO_END_TOKEN_ID
+    mask_token_id: int = MASK_TOKEN_ID
+    size_token_offset: int = SIZE_TOKEN_OFFSET
+    # MM-RoPE.
+    mm_rope: bool = True
+    mm_rope_channel_pattern: str = "tttthhwwhhwwhhww"
+    position_scale: list[int] | None = None
+    cosmos_compression: list[int] | None = None
+    # Training loss.
+    loss_chunk_size: int = 2000
+    z_loss_weight: float = 0.0
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        if self.head_dim is None:
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        if self.intermediate_size is None:
+            self.intermediate_size = _llama_intermediate_size(self.hidden_size)
+        if self.vocab_size is None:
+            self.vocab_size = self.video_token_offset + self.video_vocab_size
+        if self.position_scale is None:
+            self.position_scale = [4, 8, 8]
+        if self.cosmos_compression is None:
+            self.cosmos_compression = [4, 8, 8]
+        self.position_scale = list(self.position_scale)
+        self.cosmos_compression = list(self.cosmos_compression)
+        super().__post_init__(**kwargs)
+
+    def validate_architecture(self) -> None:
+        """Part of `@strict` validation: shapes the model can be built with."""
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of num_key_value_heads "
+                f"({self.num_key_value_heads})"
+            )
+        if self.num_attention_heads % self.model_parallel_size or self.num_key_value_heads % self.model_parallel_size:
+            raise ValueError(
+                f"model_parallel_size ({self.model_parallel_size}) must divide num_attention_heads "
+                f"({self.num_attention_heads}) and num_key_value_heads ({self.num_key_value_heads}): it sets the "
+                "QK-norm affine groups"
+            )
+        pattern = self.mm_rope_channel_pattern
+        if set(pattern) - set("thw") or (self.head_dim // 2) % len(pattern):
+            raise ValueError(
+                f"mm_rope_channel_pattern must use the letters t, h, w and its length must divide head_dim / 2 "
+                f"({self.head_dim // 2}), got {pattern!r}"
+            )
+        if len(self.position_scale) != 3 or len(self.cosmos_compression) != 3:
+            raise ValueError("position_scale and cosmos_compression take three integers (t, h, w)")
+        if self.vocab_size != self.video_token_offset + self.video_vocab_size:
+            raise ValueError(
+                f"vocab_size ({self.vocab_size}) must equal video_token_offset + video_vocab_size "
+                f"({self.video_token_offset} + {self.video_vocab_size})"
+            )
+
+    @classmethod
+    def from_preset(cls, name: str, **kwargs: Any) -> LumosConfig:
+        """Configuration of an official size: `lumos-1-0.5b`, `lumos-1-1b` or `lumos-1-3b` (paper, Table B1)."""
+        if name not in LUMOS_PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(LUMOS_PRESETS)}")
+        return cls(**{**LUMOS_PRESETS[name], **kwargs})
+
+
+__all__ = ["LumosConfig", "LUMOS_PRESETS"]

@@ -1,0 +1,561 @@
+"""Lumos-1: a Llama/Chameleon decoder over text and discrete video tokens with MM-RoPE and block-causal attention.
+
+Shapes: B batch, L new tokens, P cached tokens, H query heads, K key/value heads, d head dim, D hidden size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.activations import ACT2FN
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs, can_return_tuple
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import capture_outputs
+
+from .configuration_lumos import LumosConfig
+from .layout import compute_mm_rope_layout
+from .loss_lumos import visual_cross_entropy
+
+
+@dataclass
+class LumosOutputWithPast(ModelOutput):
+    """Output of [`LumosForVideoGeneration`].
+
+    Args:
+        loss: scalar AR-DF loss over the video-labelled positions, when `labels` are given.
+        logits: `[B, L', vocab_size]`, or `[B, L', video_vocab_size]` with `video_logits_only=True` (logit `k` is
+            video token `video_token_offset + k`); `L'` follows `logits_to_keep`. Not computed when `labels` are given
+            unless `return_logits=True`.
+        past_key_values: the updated [`LumosCache`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    past_key_values: Cache | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+class LumosCache(DynamicCache):
+    """A `DynamicCache` that also keeps the token ids it holds (`token_ids`, `[B, P]`).
+
+    MM-RoPE positions and frame segments of a new chunk depend on the whole sequence (the first visual token, the
+    frame count, the open frame), so the model derives them from the cached ids plus the chunk.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.token_ids: torch.LongTensor | None = None
+
+    def append_tokens(self, input_ids: torch.LongTensor) -> None:
+        self.token_ids = input_ids if self.token_ids is None else torch.cat([self.token_ids, input_ids], dim=-1)
+
+    def crop(self, tokens_to_remove: int) -> None:
+        """Drop the last `-tokens_to_remove` tokens (a negative count, as `DynamicCache.crop`)."""
+        super().crop(tokens_to_remove)
+        if tokens_to_remove < 0 and self.token_ids is not None:
+            self.token_ids = self.token_ids[:, :tokens_to_remove]
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        super().batch_repeat_interleave(repeats)
+        if self.token_ids is not None:
+            self.token_ids = self.token_ids.repeat_interleave(repeats, dim=0)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        super().batch_select_indices(indices)
+        if self.token_ids is not None:
+            self.token_ids = self.token_ids[indices]
+
+
+class LumosRMSNorm(nn.Module):
+    def __init__(self, hidden_size: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
+class LumosQKLayerNorm(nn.Module):
+    """Chameleon QK-norm: LayerNorm without affine over d, then a `[model_parallel_size, d]` weight and bias whose
+    row g serves heads `g·(heads/mp) ... (g+1)·(heads/mp) - 1`. Input and output `[B, L, heads, d]`."""
+
+    def __init__(self, num_heads: int, head_dim: int, model_parallel_size: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.heads_per_group = num_heads // model_parallel_size
+        self.weight = nn.Parameter(torch.ones(model_parallel_size, head_dim))
+        self.bias = nn.Parameter(torch.zeros(model_parallel_size, head_dim))
+        self.eps = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = F.layer_norm(hidden_states, hidden_states.shape[-1:], eps=self.eps)
+        weight = self.weight.repeat_interleave(self.heads_per_group, dim=0)  # [heads, d]
+        bias = self.bias.repeat_interleave(self.heads_per_group, dim=0)
+        return hidden_states * weight + bias
+
+
+class LumosMMRotaryEmbedding(nn.Module):
+    """MM-RoPE: rotary angles whose channels take the t, h or w position (LUMOS_SPEC 3).
+
+    Channel `j < d/2` (and its rotate-half partner `j + d/2`) rotates with frequency `inv_freq[j]` at position
+    `position_ids[axis[j]]`, with `axis[j]` from the config's channel pattern ("tttthhwwhhwwhhww" repeated: the
+    distributed meta MM-RoPE). Text-like tokens carry the same 1D position on all three axes, so they get plain RoPE.
+    Computed once per forward and shared by all layers; angles are always fp32.
+    """
+
+    inv_freq: torch.Tensor
+    channel_axis: torch.Tensor
+
+    def __init__(self, config: LumosConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.rope_type = config.rope_parameters["rope_type"]
+        rope_init_fn: Callable = self.compute_default_rope_parameters
+        if self.rope_type != "default":
+            rope_init_fn = ROPE_INIT_FUNCTIONS[self.rope_type]
+        inv_freq, self.attention_scaling = rope_init_fn(config)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("original_inv_freq", inv_freq.clone(), persistent=False)
+        self.register_buffer("channel_axis", self.compute_channel_axis(config), persistent=False)
+
+    @staticmethod
+    def compute_default_rope_parameters(config: LumosConfig, **kwargs) -> tuple[torch.Tensor, float]:
+        """`inv_freq = 1 / θ^(arange(0, d, 2) / d)`, `[d/2]`, exactly as the official code."""
+        base = config.rope_parameters["rope_theta"]
+        dim = config.head_dim
+        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+        return inv_freq, 1.0
+
+    @staticmethod
+    def compute_channel_axis(config: LumosConfig) -> torch.Tensor:
+        """Index (0 = t, 1 = h, 2 = w) of the position that each of the d/2 frequencies uses: `[d/2]`."""
+        pattern = config.mm_rope_channel_pattern if config.mm_rope else "t"
+        axes = ["thw".index(axis) for axis in pattern]
+        return torch.tensor(axes * (config.head_dim // 2 // len(axes)), dtype=torch.long)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`position_ids [3, B, L]` → `cos, sin [B, L, d]` in `x.dtype`."""
+        positions = position_ids.index_select(0, self.channel_axis.to(position_ids.device))  # [d/2, B, L]
+        freqs = positions.permute(1, 2, 0).float() * self.inv_freq.to(x.device, torch.float32)  # [B, L, d/2]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = emb.cos() * self.attention_scaling
+        sin = emb.sin() * self.attention_scaling
+        return cos.to(x.dtype), sin.to(x.dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, unsqueeze_dim: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate `q [B, H, L, d]` and `k [B, K, L, d]` by `cos, sin [B, L, d]`."""
+    cos = cos.unsqueeze(unsqueeze_dim)
+    sin = sin.unsqueeze(unsqueeze_dim)
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
+def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """`[B, K, L, d]` → `[B, K·n_rep, L, d]`: query head h uses kv head h // n_rep."""
+    batch, num_key_value_heads, slen, head_dim = hidden_states.shape
+    if n_rep == 1:
+        return hidden_states
+    hidden_states = hidden_states[:, :, None, :, :].expand(batch, num_key_value_heads, n_rep, slen, head_dim)
+    return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Unpack[TransformersKwargs],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    key_states = repeat_kv(key, module.num_key_value_groups)
+    value_states = repeat_kv(value, module.num_key_value_groups)
+    attn_weights = torch.matmul(query, key_states.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value_states)
+    return attn_output.transpose(1, 2).contiguous(), attn_weights
+
+
+class LumosMLP(nn.Module):
+    def __init__(self, config: LumosConfig) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.act_fn = ACT2FN[config.hidden_act]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LumosAttention(nn.Module):
+    """Multi-head attention with GQA and Chameleon QK-norm; q and k are normalised, then rotated with MM-RoPE."""
+
+    def __init__(self, config: LumosConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.head_dim = config.head_dim
+        self.num_key_value_groups = config.num_attention_heads // config.num_key_value_heads
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_dropout
+        self.is_causal = True
+        hidden, heads, kv_heads = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
+        self.q_proj = nn.Linear(hidden, heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(heads * self.head_dim, hidden, bias=False)
+        self.q_norm = LumosQKLayerNorm(heads, self.head_dim, config.model_parallel_size, config.qk_norm_eps)
+        self.k_norm = LumosQKLayerNorm(kv_heads, self.head_dim, config.model_parallel_size, config.qk_norm_eps)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        input_shape = hidden_states.shape[:-1]
+        hidden_shape = (*input_shape, -1, self.head_dim)
+        query_states = self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)  # [B, H, L, d]
+        key_states = self.k_norm(self.k_proj(hidden_states).view(hidden_shape)).transpose(1, 2)  # [B, K, L, d]
+        value_states = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+
+        cos, sin = position_embeddings
+        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+
+        if past_key_values is not None:
+            key_states, value_states = past_key_values.update(key_states, value_states, self.layer_idx)
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            query_states,
+            key_states,
+            value_states,
+            attention_mask,
+            dropout=0.0 if not self.training else self.attention_dropout,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        attn_output = attn_output.reshape(*input_shape, -1).contiguous()
+        return self.o_proj(attn_output), attn_weights
+
+
+class LumosDecoderLayer(GradientCheckpointingLayer):
+    """Pre-norm `h = x + Attn(RMSNorm(x)); y = h + MLP(RMSNorm(h))`, or with `swin_norm` the post-norm variant
+    `h = x + RMSNorm(Attn(x)); y = h + RMSNorm(MLP(h))`."""
+
+    def __init__(self, config: LumosConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.swin_norm = config.swin_norm
+        self.self_attn = LumosAttention(config=config, layer_idx=layer_idx)
+        self.mlp = LumosMLP(config)
+        self.input_layernorm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.post_attention_layernorm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> torch.Tensor:
+        if self.swin_norm:
+            attn_output, _ = self.self_attn(
+                hidden_states, position_embeddings, attention_mask, past_key_values, **kwargs
+            )
+            hidden_states = hidden_states + self.input_layernorm(attn_output)
+            return hidden_states + self.post_attention_layernorm(self.mlp(hidden_states))
+        attn_output, _ = self.self_attn(
+            self.input_layernorm(hidden_states), position_embeddings, attention_mask, past_key_values, **kwargs
+        )
+        hidden_states = hidden_states + attn_output
+        return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
+
+
+class LumosPreTrainedModel(PreTrainedModel):
+    config: LumosConfig
+    config_class = LumosConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["LumosDecoderLayer"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_record_outputs = {"hidden_states": LumosDecoderLayer, "attentions": LumosAttention}
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, LumosMMRotaryEmbedding):
+            module.channel_axis.copy_(module.compute_channel_axis(module.config))
+
+
+def _check_flash_attention_allowed(
+    attention_mask: torch.Tensor | None, frame_ids: torch.LongTensor, query_length: int
+) -> bool:
+    """Flash attention takes no arbitrary mask. It is exact only when the block-causal mask of the chunk is plain
+    causal (no frame token in the chunk: returns True) or fully visible (the chunk lies inside one frame segment and
+    all cached tokens precede it: returns False, i.e. not causal). Anything else raises `ValueError`."""
+    if attention_mask is not None and not bool(attention_mask.all()):
+        raise ValueError(
+            "flash attention cannot apply a padding mask here; use attn_implementation='sdpa' or 'flex_attention'"
+        )
+    chunk_frames = frame_ids[:, -query_length:]
+    if bool((chunk_frames < 0).all()):
+        return True
+    if query_length == 1 or bool((chunk_frames == chunk_frames[:, :1]).all() and (chunk_frames >= 0).all()):
+        return False
+    raise ValueError(
+        "flash attention cannot express the block-causal frame mask of this chunk (it mixes frames and other tokens); "
+        "use attn_implementation='sdpa' or 'flex_attention', or feed frames one chunk at a time with a KV cache"
+    )
+
+
+class LumosModel(LumosPreTrainedModel):
+    def __init__(self, config: LumosConfig) -> None:
+        super().__init__(config)
+        self.padding_idx = config.pad_token_id
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)
+        self.layers = nn.ModuleList([LumosDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
+        self.norm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary_emb = LumosMMRotaryEmbedding(config=config)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        frame_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPast:
+        r"""
+        Args:
+            input_ids: `[B, L]` the new tokens (the whole sequence, or a chunk after the cached prefix).
+            attention_mask: `[B, P + L]` padding mask (1 = real token), or None when nothing is padded.
+            position_ids: `[3, B, L]` MM-RoPE (t, h, w) positions of the new tokens. Derived from the ids when omitted.
+            frame_ids: `[B, P + L]` frame segment ids (-1 outside frames) for the block-causal mask. Derived when
+                omitted.
+            past_key_values: a [`LumosCache`] (created when `use_cache=True`); with a plain `Cache` holding tokens,
+                `position_ids` and `frame_ids` must be given.
+        """
+        if (input_ids is None) ^ (inputs_embeds is not None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        if use_cache and past_key_values is None:
+            past_key_values = LumosCache(config=self.config)
+        query_length = inputs_embeds.shape[1]
+
+        if position_ids is None or frame_ids is None:
+            position_ids, frame_ids = self._layout(input_ids, attention_mask, past_key_values, query_length)
+        elif isinstance(past_key_values, LumosCache) and input_ids is not None:
+            past_key_values.append_tokens(input_ids)
+
+        is_causal = None
+        if "flash" in self.config._attn_implementation:
+            is_causal = _check_flash_attention_allowed(attention_mask, frame_ids, query_length)
+            kwargs["is_causal"] = is_causal
+            mask = create_causal_mask(self.config, inputs_embeds, attention_mask, past_key_values)
+        else:
+            mask = create_causal_mask(
+                self.config, inputs_embeds, attention_mask, past_key_values, block_sequence_ids=frame_ids
+            )
+
+        hidden_states = inputs_embeds
+        position_embeddings = self.rotary_emb(hidden_states, position_ids)
+        for decoder_layer in self.layers[: self.config.num_hidden_layers]:
+            hidden_states = decoder_layer(
+                hidden_states,
+                position_embeddings=position_embeddings,
+                attention_mask=mask,
+                past_key_values=past_key_values,
+                **kwargs,
+            )
+        hidden_states = self.norm(hidden_states)
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, past_key_values=past_key_values)
+
+    def _layout(
+        self,
+        input_ids: torch.LongTensor | None,
+        attention_mask: torch.Tensor | None,
+        past_key_values: Cache | None,
+        query_length: int,
+    ) -> tuple[torch.LongTensor, torch.LongTensor]:
+        """MM-RoPE positions `[3, B, L]` of the new tokens and frame ids `[B, P + L]`, derived from the full sequence."""
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if input_ids is None:
+            raise ValueError("position_ids and frame_ids are required when the model is called with inputs_embeds")
+        full_ids = input_ids
+        if past_length:
+            if not isinstance(past_key_values, LumosCache) or past_key_values.token_ids is None:
+                raise ValueError(
+                    "a cache that does not record token ids (use LumosCache) needs explicit position_ids and frame_ids: "
+                    "compute them on the whole sequence with compute_mm_rope_layout(...) and slice the new tokens"
+                )
+            full_ids = torch.cat([past_key_values.token_ids, input_ids], dim=-1)
+        if isinstance(past_key_values, LumosCache):
+            past_key_values.append_tokens(input_ids)
+        config = self.config
+        layout = compute_mm_rope_layout(
+            full_ids,
+            attention_mask,
+            position_scale=tuple(config.position_scale),
+            frame_start_token_id=config.frame_start_token_id,
+            frame_end_token_id=config.frame_end_token_id,
+            size_token_offset=config.size_token_offset,
+            mm_rope=config.mm_rope,
+        )
+        if past_length and bool((layout.frame_ids[:, past_length - 1] >= 0).any()):
+            open_frame = layout.frame_ids[:, past_length - 1] == layout.frame_ids[:, past_length]
+            if bool(open_frame.any()):
+                raise ValueError(
+                    "a cached chunk must not start inside a frame that began in the cached prefix: tokens of a frame "
+                    "attend to each other bidirectionally, so a frame must be fed in one chunk"
+                )
+        return layout.position_ids[..., -query_length:], layout.frame_ids
+
+
+class LumosForVideoGeneration(LumosPreTrainedModel):
+    """Lumos-1 with its untied LM head over text and video ids, and the AR-DF loss over masked video tokens.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from lumos_hf import LumosConfig, LumosForVideoGeneration
+
+    >>> config = LumosConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+    ...                      video_vocab_size=64)
+    >>> model = LumosForVideoGeneration(config)
+    >>> # BOS, text, sep, video start, size(1 s), size(1 fps), one 32x32 frame (4 rows of 4 video tokens + new line)
+    >>> frame = [8197, 8805, 8805] + ([65536 + 7] * 4 + [8803]) * 4 + [8196]
+    >>> input_ids = torch.tensor([[0, 100, 200, 8710, 9004, 8805, 8805] + frame])
+    >>> out = model(input_ids, video_logits_only=True)
+    >>> out.logits.shape
+    torch.Size([1, 31, 64])
+    ```
+    """
+
+    _tp_plan = {"lm_head": "colwise_gather_output"}
+    _pp_plan = {"lm_head": (["hidden_states"], ["logits"])}
+
+    def __init__(self, config: LumosConfig) -> None:
+        super().__init__(config)
+        self.model = LumosModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        frame_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        video_logits_only: bool = False,
+        return_logits: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> LumosOutputWithPast:
+        r"""
+        Args:
+            labels: `[B, L]` unshifted targets; positions labelled with a video id are scored on the video logits,
+                everything else (-100, text, new-line tokens) is ignored. `num_items_in_batch` (from `Trainer`)
+                sets the divisor.
+            logits_to_keep: keep the last `n` positions (int, 0 = all) or the given positions (tensor).
+            video_logits_only: project onto the `video_vocab_size` video rows of the head only.
+            return_logits: compute logits also when `labels` are given (default: only without labels).
+        """
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
+        outputs: BaseModelOutputWithPast = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            frame_ids=frame_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+
+        loss = None
+        if labels is not None:
+            loss = visual_cross_entropy(
+                hidden_states,
+                self.lm_head.weight,
+                labels,
+                self.config.video_token_offset,
+                self.config.video_vocab_size,
+                chunk_size=self.config.loss_chunk_size,
+                num_items_in_batch=num_items_in_batch,
+                z_loss_weight=self.config.z_loss_weight,
+            )
+
+        logits = None
+        if return_logits or (return_logits is None and labels is None):
+            slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+            kept = hidden_states[:, slice_indices, :]
+            if video_logits_only:
+                offset, size = self.config.video_token_offset, self.config.video_vocab_size
+                logits = F.linear(kept, self.lm_head.weight[offset : offset + size])
+            else:
+                logits = self.lm_head(kept)
+
+        return LumosOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+__all__ = ["LumosCache", "LumosForVideoGeneration", "LumosModel", "LumosPreTrainedModel"]
