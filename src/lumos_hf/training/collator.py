@@ -119,8 +119,8 @@ class ARDFDataCollator:
     seed: int | None = None
     pad_token_id: int = PAD_TOKEN_ID
     mask_token_id: int = MASK_TOKEN_ID
-    _generator: torch.Generator | None = field(default=None, init=False, repr=False)
-    _worker_seed: int | None = field(default=None, init=False, repr=False)
+    _generator: torch.Generator | None = field(default=None, init=False, repr=False, compare=False)
+    _worker_seed: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.masking_mode not in MASKING_MODES:
