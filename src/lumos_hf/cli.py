@@ -10,7 +10,9 @@ COMMAND_MODULES = ["convert_model"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lumos-hf", description="Lumos-1 tools: conversion, generation, training data.")
+    parser = argparse.ArgumentParser(
+        prog="lumos-hf", description="Lumos-1 tools: conversion, generation, training data."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"lumos_hf.commands.{name}").register(subparsers)
