@@ -1,0 +1,253 @@
+"""ARDFScheduler: one frame of masked discrete diffusion, the inner loop of Lumos-1's AR-DF sampling (LUMOS_SPEC 7).
+
+MaskGIT-style parallel decoding over the video tokens of one latent frame. Each step samples every masked token
+from the (guided) video logits, keeps the revealed ones, and re-masks the `m` least confident sampled tokens,
+`m = floor(N_f * r((n + 1) / N))` clamped to `[1, #masked - 1]`, with a keep-masked ratio schedule `r` (cosine by
+default; any callable as in lucidrains' muse-maskgit-pytorch) and confidence perturbed by Gumbel noise whose
+temperature anneals linearly to 0. The last step re-masks nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+
+MaskSchedule = Callable[[torch.Tensor], torch.Tensor | float]
+
+
+def cosine_schedule(progress: torch.Tensor) -> torch.Tensor:
+    """Keep-masked ratio `cos(pi / 2 * progress)` (the official schedule)."""
+    return torch.cos(progress * math.pi * 0.5)
+
+
+def linear_schedule(progress: torch.Tensor) -> torch.Tensor:
+    """Keep-masked ratio `1 - progress`."""
+    return (1 - progress).clamp(min=0.0, max=1.0)
+
+
+MASK_SCHEDULES: dict[str, MaskSchedule] = {"cosine": cosine_schedule, "linear": linear_schedule}
+CUSTOM_SCHEDULE_NAME = "custom"
+
+
+@dataclass
+class ARDFSchedulerOutput(BaseOutput):
+    """Output of `ARDFScheduler.step`.
+
+    Args:
+        prev_sample: `[B, N]` long, video-vocabulary indices: the revealed tokens, and at masked positions the token
+            sampled in this step (not shown to the model: feed MASK where `is_masked`).
+        is_masked: `[B, N]` bool, positions still masked after this step (all False after the last step).
+    """
+
+    prev_sample: torch.LongTensor
+    is_masked: torch.BoolTensor
+
+
+class ARDFScheduler(SchedulerMixin, ConfigMixin):
+    """Masked discrete diffusion over the video tokens of one frame (AR-DF sampling, LUMOS_SPEC 7 step 2).
+
+    Args:
+        num_inference_steps: default number of steps N per frame (50 in the official scripts).
+        mask_schedule: keep-masked ratio `r(progress)` for progress in `[0, 1]`: `"cosine"` (official), `"linear"`,
+            or a callable taking a 0-dim float32 tensor and returning a ratio in `[0, 1]` (tensor or float). A
+            callable is saved in the config as `"custom"`; pass it again when reloading
+            (`ARDFScheduler.from_config(config, mask_schedule=fn)`).
+        gumbel_temperature: tau of the confidence noise; step n uses `tau * (1 - (n + 1) / N)`. 0 re-masks the least
+            confident tokens deterministically.
+        top_k: sample each masked token among its `top_k` most likely video tokens (None: no filtering, official).
+        temperature: logits are divided by it before sampling (1.0: official).
+
+    The timesteps are the step indices `0 .. N-1` in the order they run.
+    """
+
+    order = 1
+
+    @register_to_config
+    def __init__(
+        self,
+        num_inference_steps: int = 50,
+        mask_schedule: str | MaskSchedule = "cosine",
+        gumbel_temperature: float = 1.0,
+        top_k: int | None = None,
+        temperature: float = 1.0,
+    ):
+        if callable(mask_schedule):
+            self.mask_schedule_fn = mask_schedule
+            self.register_to_config(mask_schedule=CUSTOM_SCHEDULE_NAME)
+        elif mask_schedule in MASK_SCHEDULES:
+            self.mask_schedule_fn = MASK_SCHEDULES[mask_schedule]
+        elif mask_schedule == CUSTOM_SCHEDULE_NAME:
+            raise ValueError(
+                "mask_schedule='custom' was a callable when the config was saved: pass it again, "
+                "e.g. ARDFScheduler.from_config(config, mask_schedule=my_schedule)"
+            )
+        else:
+            raise ValueError(
+                f"mask_schedule must be one of {sorted(MASK_SCHEDULES)} or a callable, got {mask_schedule!r}"
+            )
+        if not isinstance(gumbel_temperature, (int, float)) or gumbel_temperature < 0:
+            raise ValueError(f"gumbel_temperature must be a float >= 0, got {gumbel_temperature!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        if not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ValueError(f"temperature must be a float > 0, got {temperature!r}")
+        self.set_timesteps(num_inference_steps)
+
+    def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
+        """Set the number of steps N per frame; `timesteps` becomes `arange(N)`."""
+        if (
+            isinstance(num_inference_steps, bool)
+            or not isinstance(num_inference_steps, int)
+            or num_inference_steps < 1
+        ):
+            raise ValueError(f"num_inference_steps must be an int >= 1, got {num_inference_steps!r}")
+        self.num_inference_steps = num_inference_steps
+        self.timesteps = torch.arange(num_inference_steps, device=device)
+
+    def keep_masked_count(self, step_index: int, num_tokens: int) -> int:
+        """Scheduled keep-masked count `floor(N_f * r((n + 1) / N))` before clamping (float32, as the official code)."""
+        self._check_step_index(step_index)
+        progress = torch.tensor((step_index + 1) / self.num_inference_steps, dtype=torch.float32)
+        ratio = torch.as_tensor(self.mask_schedule_fn(progress), dtype=torch.float32)
+        if ratio.numel() != 1 or not torch.isfinite(ratio):
+            raise ValueError(f"mask_schedule must return one finite ratio, got {ratio}")
+        return int(torch.floor(num_tokens * ratio))
+
+    def masked_counts(self, num_tokens: int, num_masked: int | None = None) -> list[int]:
+        """Number of masked tokens after each of the N steps of a frame of `num_tokens` video tokens.
+
+        Starts from `num_masked` masked tokens (all of them by default); the last entry is 0.
+        """
+        masked = torch.tensor([num_tokens if num_masked is None else num_masked])
+        if not 0 <= int(masked) <= num_tokens:
+            raise ValueError(f"num_masked must be in [0, {num_tokens}], got {num_masked}")
+        counts = []
+        for step_index in range(self.num_inference_steps):
+            masked = self._remask_counts(step_index, num_tokens, masked)
+            counts.append(int(masked))
+        return counts
+
+    def _remask_counts(self, step_index: int, num_tokens: int, num_masked: torch.LongTensor) -> torch.LongTensor:
+        """Tokens re-masked by step n per row: the scheduled count clamped to `[1, #masked - 1]` (never more than
+        `#masked`), 0 at the last step."""
+        if step_index == self.num_inference_steps - 1:
+            return torch.zeros_like(num_masked)
+        scheduled = self.keep_masked_count(step_index, num_tokens)
+        return torch.minimum((num_masked - 1).clamp(max=scheduled).clamp(min=1), num_masked)
+
+    def step(
+        self,
+        logits: torch.Tensor,
+        step_index: int,
+        sample: torch.LongTensor,
+        is_masked: torch.BoolTensor,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        return_dict: bool = True,
+    ) -> ARDFSchedulerOutput | tuple[torch.LongTensor, torch.BoolTensor]:
+        """One AR-DF step on the video tokens of one frame.
+
+        Args:
+            logits: `[B, N, V]` (guided) logits over the video vocabulary at the frame's N video-token positions;
+                any float dtype, sampling runs in float32.
+            step_index: n in `[0, num_inference_steps)`.
+            sample: `[B, N]` long video-vocabulary indices; values at masked positions are ignored.
+            is_masked: `[B, N]` bool, True where the token is still masked.
+            generator: one `torch.Generator`, or a list of B (one per row: a batch then gives exactly the rows of
+                separate runs with those generators), or None (global RNG).
+            return_dict: return an `ARDFSchedulerOutput` rather than a tuple.
+
+        Returns:
+            `ARDFSchedulerOutput(prev_sample [B, N], is_masked [B, N])`, or the tuple `(prev_sample, is_masked)`.
+            Revealed tokens never change; exactly `masked_counts(...)[n]` tokens stay masked per row.
+        """
+        self._check_step_index(step_index)
+        self._check_inputs(logits, sample, is_masked, generator)
+        batch_size, num_tokens, vocab_size = logits.shape
+        logits = logits.float() / self.config.temperature
+        if self.config.top_k is not None and self.config.top_k < vocab_size:
+            kth = logits.topk(self.config.top_k, dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = logits.softmax(dim=-1)
+
+        # Random draws in the official order (all positions sampled, then Gumbel noise for all positions).
+        sampled = _multinomial(probs, generator)
+        sampled = torch.where(is_masked, sampled, sample.long())
+        confidence = torch.log(probs.gather(-1, sampled.unsqueeze(-1)).squeeze(-1).clamp(min=1e-20))
+        confidence = confidence.masked_fill(~is_masked, float("inf"))
+        tau = self.config.gumbel_temperature * (1.0 - (step_index + 1) / self.num_inference_steps)
+        confidence = confidence + tau * _gumbel_noise(confidence.shape, confidence.device, generator)
+
+        counts = self._remask_counts(step_index, num_tokens, is_masked.sum(dim=-1))  # [B]
+        order = confidence.argsort(dim=-1, stable=True)  # least confident first; revealed (+inf) last
+        ranks = torch.empty_like(order).scatter_(
+            -1, order, torch.arange(num_tokens, device=logits.device).expand_as(order)
+        )
+        still_masked = ranks < counts[:, None]
+        if not return_dict:
+            return sampled, still_masked
+        return ARDFSchedulerOutput(prev_sample=sampled, is_masked=still_masked)
+
+    def _check_step_index(self, step_index: int) -> None:
+        if isinstance(step_index, bool) or not isinstance(step_index, int):
+            raise TypeError(f"step_index must be an int, got {type(step_index).__name__}")
+        if not 0 <= step_index < self.num_inference_steps:
+            raise ValueError(f"step_index must be in [0, {self.num_inference_steps - 1}], got {step_index}")
+
+    @staticmethod
+    def _check_inputs(
+        logits: torch.Tensor,
+        sample: torch.Tensor,
+        is_masked: torch.Tensor,
+        generator: torch.Generator | list[torch.Generator] | None,
+    ) -> None:
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or not logits.dtype.is_floating_point:
+            raise ValueError("logits must be a float tensor [B, N, V] (video logits of the frame's video tokens)")
+        shape = tuple(logits.shape[:2])
+        if not isinstance(sample, torch.Tensor) or tuple(sample.shape) != shape or sample.dtype.is_floating_point:
+            raise ValueError(f"sample must be an integer tensor of shape {shape} [B, N]")
+        if not isinstance(is_masked, torch.Tensor) or tuple(is_masked.shape) != shape or is_masked.dtype != torch.bool:
+            raise ValueError(f"is_masked must be a bool tensor of shape {shape} [B, N]")
+        revealed = sample[~is_masked]
+        if revealed.numel() and (int(revealed.min()) < 0 or int(revealed.max()) >= logits.shape[-1]):
+            raise ValueError(
+                f"sample must hold video-vocabulary indices in [0, {logits.shape[-1] - 1}] where revealed"
+            )
+        if isinstance(generator, list) and len(generator) != shape[0]:
+            raise ValueError(
+                f"generator must be one torch.Generator or a list of B = {shape[0]}, got {len(generator)}"
+            )
+
+
+def _multinomial(probs: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.LongTensor:
+    """One draw per position from `probs [B, N, V]` -> `[B, N]`, on each generator's device."""
+    batch_size, num_tokens, vocab_size = probs.shape
+
+    def draw(rows: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        device = gen.device if gen is not None else rows.device
+        flat = rows.reshape(-1, vocab_size).to(device)
+        return torch.multinomial(flat, 1, generator=gen).to(probs.device).view(rows.shape[:-1])
+
+    if isinstance(generator, list):
+        return torch.stack([draw(probs[b], gen) for b, gen in enumerate(generator)])
+    return draw(probs, generator)
+
+
+def _gumbel_noise(
+    shape: torch.Size, device: torch.device, generator: torch.Generator | list[torch.Generator] | None
+) -> torch.Tensor:
+    """Gumbel(0, 1) noise `-log(-log(u))` of `shape [B, N]` (u clamped at 1e-20, as the official code)."""
+
+    def uniform(size: tuple[int, ...], gen: torch.Generator | None) -> torch.Tensor:
+        return torch.rand(size, generator=gen, device=gen.device if gen is not None else device).to(device)
+
+    if isinstance(generator, list):
+        noise = torch.stack([uniform(tuple(shape[1:]), gen) for gen in generator])
+    else:
+        noise = uniform(tuple(shape), generator)
+    return -torch.log(-torch.log(noise.clamp(min=1e-20)))
