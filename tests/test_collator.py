@@ -11,6 +11,8 @@ from conftest import shared_path
 from torch.utils.data import DataLoader
 
 from lumos_hf.layout import compute_mm_rope_layout
+from lumos_hf.processing_lumos import LumosProcessor
+from lumos_hf.testing import build_tiny_chameleon_tokenizer
 from lumos_hf.tokens import (
     BOS_TOKEN_ID,
     FRAME_END_TOKEN_ID,
@@ -342,3 +344,22 @@ def test_max_length_is_checked_not_truncated(official):
     ARDFDataCollator(seed=0, text_drop_prob=0.0, max_length=length)([official[0]])
     with pytest.raises(ValueError, match=rf"features\[1\]: {length} tokens exceed max_length={length - 1}"):
         ARDFDataCollator(seed=0, text_drop_prob=0.0, max_length=length - 1)([official[2], official[0]])
+
+
+def test_processor_interop(official):
+    """Our processor's training sequences go through the collator; its placeholder filling agrees with ours."""
+    processor = LumosProcessor(build_tiny_chameleon_tokenizer())
+    for sample in official:
+        ids = torch.tensor(sample["input_ids"])
+        assert torch.equal(processor.fill_placeholders(ids)["input_ids"], fill_video_placeholders(ids))
+    latents = torch.randint(0, 64000, (3, 4, 8), generator=torch.Generator().manual_seed(0))
+    features = [
+        processor.build_training_sequence("a cat", latents, fps=12),
+        processor.build_training_sequence(None, latents, fps=12),  # already text-dropped
+        processor.build_training_sequence("a dog", latents[:1]),
+    ]
+    batch = ARDFDataCollator(seed=0, text_drop_prob=0.0)(features)
+    assert batch["attention_mask"].sum(-1).tolist() == [len(feature["input_ids"]) for feature in features]
+    for row, feature in zip(batch["input_ids"], features):
+        grid = frame_grid(row[: len(feature["input_ids"])]) == MASK_TOKEN_ID
+        assert grid.shape[1] == 4 * 9 and (grid == grid[0]).all()
