@@ -56,21 +56,23 @@ def sample_mask_ratios(
 
 
 def tube_mask(
-    num_frames: int, frame_size: int, ratio: float, generator: torch.Generator | None = None
+    num_frames: int, frame_size: int, mask_ratio: float, generator: torch.Generator | None = None
 ) -> torch.BoolTensor:
-    """Temporal tube mask `[num_frames, frame_size]`: the same `max(round(frame_size * ratio), 1)` positions, from
-    one random permutation, masked in every frame."""
-    _check_ratio(ratio)
+    """Temporal tube mask `[num_frames, frame_size]`: the same `max(round(frame_size * mask_ratio), 1)` positions,
+    from one random permutation, masked in every frame."""
+    _check_grid(num_frames, frame_size)
+    _check_unit_interval("mask_ratio", mask_ratio)
     permutation = torch.randperm(frame_size, generator=generator)[None]  # [1, N]
-    return _mask_first(permutation, torch.tensor([ratio])).expand(num_frames, frame_size)
+    return _mask_first(permutation, torch.tensor([mask_ratio])).repeat(num_frames, 1)
 
 
 def random_mask(
-    num_frames: int, frame_size: int, ratio: float, generator: torch.Generator | None = None
+    num_frames: int, frame_size: int, mask_ratio: float, generator: torch.Generator | None = None
 ) -> torch.BoolTensor:
-    """Independent Bernoulli(`ratio`) mask `[num_frames, frame_size]` over all content tokens of the video."""
-    _check_ratio(ratio)
-    return torch.rand(num_frames, frame_size, generator=generator) < ratio
+    """Independent Bernoulli(`mask_ratio`) mask `[num_frames, frame_size]` over all content tokens of the video."""
+    _check_grid(num_frames, frame_size)
+    _check_unit_interval("mask_ratio", mask_ratio)
+    return torch.rand(num_frames, frame_size, generator=generator) < mask_ratio
 
 
 def diffusion_forcing_mask(
@@ -78,8 +80,9 @@ def diffusion_forcing_mask(
 ) -> torch.BoolTensor:
     """Diffusion-forcing mask `[F, frame_size]` for per-frame ratios `[F]`: frame f masks
     `max(round(frame_size * ratios[f]), 1)` positions of its own random permutation."""
-    if ratios.dim() != 1 or ((ratios <= 0) | (ratios > 1)).any():
-        raise ValueError("ratios must be a 1D tensor of per-frame mask ratios in (0, 1]")
+    if ratios.dim() != 1 or ((ratios < 0) | (ratios > 1)).any():
+        raise ValueError("ratios must be a 1D tensor of per-frame mask ratios in [0, 1]")
+    _check_grid(ratios.shape[0], frame_size)
     permutations = torch.rand(ratios.shape[0], frame_size, generator=generator).argsort(-1)  # [F, N]
     return _mask_first(permutations, ratios)
 
@@ -115,7 +118,7 @@ def apply_ardf_mask(
     Args:
         input_ids: `[L]` token ids of one sequence with at least one frame (all frames of the same size).
         masking_mode: `"tube"`, `"random"` or `"diffusion_forcing"` (see the module docstring).
-        mask_ratio: fixed ratio in `(0, 1]` (every frame in `"diffusion_forcing"`); None draws it from `schedule`.
+        mask_ratio: fixed ratio in `[0, 1]` (every frame in `"diffusion_forcing"`); None draws it from `schedule`.
         generator: random source (None: torch's global RNG).
         schedule: maps `u ~ U(0, 1)` to a ratio, clipped below at `min_masking_rate`.
         mask_token_id: id that replaces masked inputs.
@@ -127,7 +130,7 @@ def apply_ardf_mask(
     if masking_mode not in MASKING_MODES:
         raise ValueError(f"masking_mode must be one of {MASKING_MODES}, got {masking_mode!r}")
     if mask_ratio is not None:
-        _check_ratio(mask_ratio)
+        _check_unit_interval("mask_ratio", mask_ratio)
     positions = frame_content_positions(input_ids)
     num_frames, frame_size = positions.shape
     if masking_mode == "diffusion_forcing":
@@ -155,9 +158,9 @@ def _mask_first(permutations: torch.LongTensor, ratios: torch.Tensor) -> torch.B
     return torch.zeros_like(ordered).scatter_(1, permutations, ordered)
 
 
-def _check_ratio(ratio: float) -> None:
-    if not 0 < ratio <= 1:
-        raise ValueError(f"mask_ratio must be in (0, 1], got {ratio}")
+def _check_grid(num_frames: int, frame_size: int) -> None:
+    if num_frames < 1 or frame_size < 1:
+        raise ValueError(f"num_frames and frame_size must be >= 1, got {num_frames} and {frame_size}")
 
 
 def _check_unit_interval(name: str, value: float) -> None:
