@@ -143,6 +143,8 @@ def test_tube_mask_counts():
         tube_mask(2, 3, 1.5)
     with pytest.raises(ValueError, match="num_frames and frame_size must be >= 1"):
         tube_mask(0, 3, 0.5)
+    with pytest.raises(TypeError, match=r"input_ids must be a 1D torch.long tensor"):
+        apply_ardf_mask(make_sample(1, 1, 1))
 
 
 def test_labels_score_only_masked_video_tokens(official):

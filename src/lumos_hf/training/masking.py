@@ -92,6 +92,8 @@ def frame_content_positions(input_ids: torch.LongTensor) -> torch.LongTensor:
 
     Raises `ValueError` when the sequence has no frame, an unfinished frame, or frames of different sizes.
     """
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 1 or input_ids.dtype != torch.long:
+        raise TypeError("input_ids must be a 1D torch.long tensor [L] (one sequence)")
     layout = compute_mm_rope_layout(input_ids[None])
     positions = layout.visual_mask[0].nonzero().squeeze(-1)  # [F * N], in sequence order
     if positions.numel() == 0:
