@@ -142,6 +142,18 @@ class LumosMMRotaryEmbedding(nn.Module):
         inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
         return inv_freq, 1.0
 
+    def _apply(self, fn, recurse: bool = True):
+        """Keep the frequencies in fp32 when the model is cast (`model.to(torch.bfloat16)`): angles stay exact."""
+        super()._apply(fn, recurse)
+        for name in ("inv_freq", "original_inv_freq"):
+            buffer = getattr(self, name)
+            if buffer.is_floating_point() and buffer.dtype != torch.float32 and buffer.device.type != "meta":
+                inv_freq = (
+                    self.compute_default_rope_parameters(self.config)[0] if self.rope_type == "default" else None
+                )
+                setattr(self, name, inv_freq.to(buffer.device) if inv_freq is not None else buffer.float())
+        return self
+
     @staticmethod
     def compute_channel_axis(config: LumosConfig) -> torch.Tensor:
         """Index (0 = t, 1 = h, 2 = w) of the position that each of the d/2 frequencies uses: `[d/2]`."""
