@@ -371,6 +371,10 @@ class LumosProcessor(ProcessorMixin):
         ids = torch.as_tensor(input_ids, dtype=torch.long)
         start = self._first_video_start(ids, "input_ids")
         seconds, fps = (ids[start + 1 : start + 3] - self.size_token_offset).tolist()
+        if not (0 < seconds < NUM_SIZE_TOKENS and 0 < fps < NUM_SIZE_TOKENS):
+            raise ValueError(
+                f"input_ids: the video header must hold two size tokens, got {ids[start : start + 3].tolist()}"
+            )
         numbers = {
             self.frames_placeholder_token_id: number_token_ids(seconds * fps),
             self.fps_placeholder_token_id: number_token_ids(fps),

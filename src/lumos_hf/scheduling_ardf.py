@@ -168,7 +168,7 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         """
         self._check_step_index(step_index)
         self._check_inputs(logits, sample, is_masked, generator)
-        batch_size, num_tokens, vocab_size = logits.shape
+        num_tokens, vocab_size = logits.shape[1:]
         logits = logits.float() / self.config.temperature
         if self.config.top_k is not None and self.config.top_k < vocab_size:
             kth = logits.topk(self.config.top_k, dim=-1).values[..., -1:]
@@ -226,7 +226,7 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
 
 def _multinomial(probs: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.LongTensor:
     """One draw per position from `probs [B, N, V]` -> `[B, N]`, on each generator's device."""
-    batch_size, num_tokens, vocab_size = probs.shape
+    vocab_size = probs.shape[-1]
 
     def draw(rows: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         device = gen.device if gen is not None else rows.device
