@@ -6,7 +6,8 @@ tokens 4..8195, `<eoss>` 8196, `<racm3:break>` 8197, `<reservedNNNNN>` at NNNNN 
 symbols from 16384 (so the digits "0".."9" are 16399..16408) and merged tokens above. Its pre-tokenizer isolates
 new lines, single digits and punctuation before the byte-level split, as Chameleon's does, so numbers tokenize digit
 by digit. The words of the Lumos prompt template sit at the ids they have in the official tokenizer (read off the
-official pre-tokenized samples), so the template tokenizes to exactly the official ids; a few common caption words
+official pre-tokenized samples; "Generate" is two official tokens, split here as "Gener" + "ate", a guess), so the
+template tokenizes to exactly the official ids; a few common caption words
 have merges too, any other text falls back to smaller pieces. `build_tiny_chameleon_tokenizer()` converts it with
 `convert_text_tokenizer`, which adds the Lumos placeholders at 65536..65540.
 """

@@ -1,10 +1,10 @@
 """Conversion of the official `text_tokenizer.json` (Chameleon's 65,536-token byte-level BPE) into a
 `PreTrainedTokenizerFast` for Lumos (LUMOS_SPEC section 1).
 
-The BPE itself is kept untouched. The conversion checks that the special tokens sit at Chameleon's ids, appends the
+The BPE (vocabulary, merges, pre-tokenizer) is kept untouched. The conversion checks that the special tokens sit at Chameleon's ids, appends the
 five tokens the official Lumos code adds at run time (`<|image|>`, `<|video|>` and the three video placeholders, ids
 65536..65540, so that `<video_frames_placeholder>` is 65539 and `<video_fps_placeholder>` 65540 as in the official
-pre-tokenized data) and assigns the special-token roles. `tokenizer(text)` prepends `<s>`;
+pre-tokenized data) and assigns the special-token roles. Its post-processor makes `tokenizer(text)` prepend `<s>`;
 `tokenizer(text, add_special_tokens=False)` gives the bare text ids that `LumosProcessor` uses.
 """
 
