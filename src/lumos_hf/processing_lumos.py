@@ -334,13 +334,12 @@ class LumosProcessor(ProcessorMixin):
         Returns:
             `input_ids [L]` and `labels [L]` (long): labels are the input ids from the 9004 token on, -100 before.
         """
-        if not isinstance(latents, torch.Tensor) or latents.dim() != 3:
-            raise ValueError("latents must be a tensor [T, h, w] of FSQ indices")
+        frames = self.video_tokens(latents)
         num_frames = 1 + TEMPORAL_COMPRESSION * (latents.shape[0] - 1)
         video = torch.cat(
             [
                 torch.tensor(self.video_header_ids(num_frames, fps)),
-                self.video_tokens(latents),
+                frames,
                 torch.tensor([self.video_end_token_id, self.sep_token_id]),
             ]
         )
