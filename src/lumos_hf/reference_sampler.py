@@ -1,8 +1,9 @@
 """A naive AR-DF sampler, as the official code runs it: the reference for `LumosPipeline`'s tests and benchmark.
 
 One video at a time; every step recomputes the whole sequence (no KV cache), runs the conditional and the
-unconditional branch as two separate forwards and computes logits over the full vocabulary, of which it keeps the
-video ids. With the same generator and history mask it draws exactly the random numbers `LumosPipeline` draws for
+unconditional branch as two separate forwards and computes logits over the full vocabulary (at the frame's video
+positions only, kinder to the baseline than the official code, which projects every position), of which it keeps
+the video ids. With the same generator and history mask it draws exactly the random numbers `LumosPipeline` draws for
 that video (given a list of generators, one per video), so both return the same tokens.
 """
 
@@ -87,8 +88,9 @@ def reference_sample(
             logits = []
             for prefix in prefixes:
                 sequence = torch.cat([prefix, frame]).unsqueeze(0).to(device)
-                full = transformer(sequence).logits  # [1, L, vocab_size]: the full vocabulary
-                logits.append(full[:, prefix.shape[0] + positions, offset : offset + vocab])
+                kept = (prefix.shape[0] + positions).to(device)
+                full = transformer(sequence, logits_to_keep=kept).logits  # [1, N, vocab_size]: the full vocabulary
+                logits.append(full[..., offset : offset + vocab])
             logits = guided_logits(torch.cat(logits), guidance_scale) if len(logits) == 2 else logits[0]
             sample, is_masked = scheduler.step(
                 logits.cpu(), int(t), sample, is_masked, generator=generator, return_dict=False

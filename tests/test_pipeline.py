@@ -1,0 +1,316 @@
+"""LumosPipeline on tiny random components: exactness against the naive reference sampler, batching, efficiency
+structure (one batched forward per step, video logits only), shapes, determinism, callbacks, save/load, errors."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from lumos_hf.configuration_lumos import LumosConfig
+from lumos_hf.modeling_lumos import LumosForVideoGeneration
+from lumos_hf.pipeline_lumos import EXAMPLE_DOC_STRING, LumosPipeline, LumosPipelineOutput, make_history_mask
+from lumos_hf.processing_lumos import LumosProcessor
+from lumos_hf.reference_sampler import reference_sample
+from lumos_hf.scheduling_ardf import ARDFScheduler
+from lumos_hf.testing import build_tiny_chameleon_tokenizer
+from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
+
+VOCAB = 64  # tiny FSQ codebook (levels 4, 4, 4) = the tiny model's video vocabulary
+PROMPTS = ["a red cat", "A small bird flying over the sea with trees in the background", "the dog"]
+
+
+def build_tiny_pipeline(dtype: torch.dtype = torch.float32, seed: int = 0) -> LumosPipeline:
+    torch.manual_seed(seed)
+    config = LumosConfig(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, video_vocab_size=VOCAB
+    )
+    pipe = LumosPipeline(
+        transformer=LumosForVideoGeneration(config).eval().to(dtype),
+        video_tokenizer=CosmosDiscreteVideoTokenizer(channels=16, levels=(4, 4, 4)).eval(),
+        processor=LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer(), video_vocab_size=VOCAB),
+        scheduler=ARDFScheduler(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def pipe() -> LumosPipeline:
+    return build_tiny_pipeline()
+
+
+@pytest.fixture(scope="module")
+def pipe64(pipe) -> LumosPipeline:
+    """float64 transformer: cached and full forwards agree to ~1e-15, so sampled tokens agree exactly."""
+    pipe64 = copy.deepcopy(pipe)
+    pipe64.transformer.to(torch.float64)
+    return pipe64
+
+
+def generators(count: int, seed: int = 0) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(seed + i) for i in range(count)]
+
+
+def random_image(height: int = 32, width: int = 64, frames: int | None = None, seed: int = 0) -> np.ndarray:
+    shape = (height, width, 3) if frames is None else (frames, height, width, 3)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+SMALL = {"height": 32, "width": 64, "fps": 4, "output_type": "tokens"}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exactness: KV-cached, batched, guided generation == the naive reference sampler
+
+
+@pytest.mark.parametrize(
+    ("prompts", "history_mask", "guidance_scale", "negative_prompt", "steps"),
+    [
+        (PROMPTS[:2], "periodic", 3.0, None, 2),  # two prompts of different lengths: left padding
+        (PROMPTS[1:2], "random", 5.0, "blurry", 2),
+        (PROMPTS[:1], "periodic", 1.0, None, 3),  # no unconditional branch
+    ],
+)
+def test_cached_generation_equals_reference(pipe64, prompts, history_mask, guidance_scale, negative_prompt, steps):
+    kwargs = {"num_frames": 9, "num_inference_steps": steps, "guidance_scale": guidance_scale}
+    kwargs |= {"history_mask": history_mask, "history_mask_ratio": 0.5}
+    gens = generators(len(prompts))
+    frames = pipe64(prompts, negative_prompt=negative_prompt, generator=gens, **SMALL, **kwargs).frames
+    assert frames.shape == (len(prompts), 3, 4, 8)
+    for index, prompt in enumerate(prompts):
+        expected = reference_sample(
+            pipe64.transformer,
+            pipe64.processor,
+            ARDFScheduler(),
+            prompt,
+            32,
+            64,
+            negative_prompt=negative_prompt,
+            fps=4,
+            generator=generators(1, index)[0],
+            **kwargs,
+        )
+        assert torch.equal(frames[index], expected)
+
+
+@pytest.mark.parametrize("given", ["image", "video"])
+def test_conditioned_generation_equals_reference(pipe64, given):
+    condition = random_image() if given == "image" else random_image(frames=5)
+    kwargs = {"num_frames": 9 if given == "image" else 13, "num_inference_steps": 2, "guidance_scale": 2.0}
+    frames = pipe64(PROMPTS[0], generator=generators(1), **{given: condition}, **SMALL, **kwargs).frames
+    latents = pipe64.encode_conditioning(condition, given, 32, 64, kwargs["num_frames"], 1)[0]
+    assert frames.shape == (1, 3 if given == "image" else 4, 4, 8)
+    assert torch.equal(frames[0, : latents.shape[0]], latents)
+    expected = reference_sample(
+        pipe64.transformer,
+        pipe64.processor,
+        ARDFScheduler(),
+        PROMPTS[0],
+        32,
+        64,
+        fps=4,
+        conditioning_latents=latents,
+        generator=generators(1)[0],
+        **kwargs,
+    )
+    assert torch.equal(frames[0], expected)
+
+
+def test_batch_of_prompts_equals_prompts_one_by_one(pipe64):
+    kwargs = {"num_frames": 5, "num_inference_steps": 3, "guidance_scale": 4.0, "history_mask": "random", **SMALL}
+    batch = pipe64(PROMPTS, num_videos_per_prompt=2, generator=generators(6), **kwargs).frames
+    assert batch.shape == (6, 2, 4, 8)
+    for index in range(6):
+        alone = pipe64(PROMPTS[index // 2], generator=generators(1, index), **kwargs).frames
+        assert torch.equal(batch[index], alone[0])
+
+
+@pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
+def test_one_batched_forward_per_step_on_video_logits_only(pipe, guidance_scale):
+    """The prompt is encoded once; each step is one forward over the frame only (both guidance branches batched),
+    projecting onto the video rows at the frame's video positions; each finished frame but the last is committed once."""
+    calls = []
+    original = pipe.transformer.forward
+
+    def spy(input_ids, **kwargs):
+        calls.append((tuple(input_ids.shape), kwargs))
+        return original(input_ids, **kwargs)
+
+    pipe.transformer.forward = spy
+    try:
+        pipe(PROMPTS[:2], num_frames=9, num_inference_steps=4, guidance_scale=guidance_scale, **SMALL)
+    finally:
+        del pipe.transformer.forward
+    rows = 4 if guidance_scale > 1 else 2
+    frame_length = 4 * (8 + 1) + 4
+    assert len(calls) == 1 + 3 * 4 + 2
+    assert calls[0][0][0] == rows and calls[0][1]["logits_to_keep"] == 1  # the prompt, once
+    steps = [kwargs for shape, kwargs in calls if isinstance(kwargs["logits_to_keep"], torch.Tensor)]
+    assert len(steps) == 12
+    for shape, kwargs in calls[1:]:
+        assert shape == (rows, frame_length) and kwargs["video_logits_only"] and kwargs["use_cache"]
+    for kwargs in steps:
+        assert kwargs["logits_to_keep"].numel() == 32
+
+
+def test_history_mask_patterns():
+    periodic = make_history_mask("periodic", 0.7, 2, 36)
+    count = round(0.7 * 36)
+    expected = torch.zeros(36, dtype=torch.bool)
+    expected[[round(i * 36 / count) for i in range(count)]] = True
+    assert torch.equal(periodic, expected.expand(2, -1)) and int(periodic[0].sum()) == count
+    assert not make_history_mask("periodic", 0.0, 1, 36).any()
+    draws = make_history_mask("random", 0.7, 2, 4000, generator=torch.Generator().manual_seed(0))
+    assert abs(draws.float().mean().item() - 0.7) < 0.03 and not torch.equal(draws[0], draws[1])
+    one = make_history_mask("random", 0.5, 2, 50, generator=generators(2))
+    assert torch.equal(one[1], make_history_mask("random", 0.5, 1, 50, generator=generators(1, 1))[0])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Modes, shapes and output types
+
+
+def test_text_to_image_and_video_shapes(pipe):
+    image = pipe(PROMPTS[:2], height=32, width=64, num_frames=1, num_inference_steps=2).frames
+    assert isinstance(image, np.ndarray) and image.shape == (2, 1, 32, 64, 3)
+    assert image.min() >= 0 and image.max() <= 1
+    video = pipe(PROMPTS[0], height=64, width=32, num_frames=9, num_inference_steps=2, num_videos_per_prompt=2)
+    assert isinstance(video, LumosPipelineOutput) and video.frames.shape == (2, 9, 64, 32, 3)
+
+
+def test_output_types(pipe):
+    kwargs = {"height": 32, "width": 64, "num_frames": 5, "num_inference_steps": 2}
+    tokens = pipe(PROMPTS[0], output_type="tokens", generator=generators(1), **kwargs).frames
+    assert tokens.dtype == torch.long and tokens.shape == (1, 2, 4, 8) and tokens.min() >= 0 and tokens.max() < VOCAB
+    pt = pipe(PROMPTS[0], output_type="pt", generator=generators(1), **kwargs).frames
+    assert isinstance(pt, torch.Tensor) and pt.shape == (1, 5, 3, 32, 64)
+    decoded = pipe.video_tokenizer.decode(tokens)
+    torch.testing.assert_close(pt, ((decoded + 1) / 2).clamp(0, 1).permute(0, 2, 1, 3, 4))
+    pil = pipe(PROMPTS[0], output_type="pil", generator=generators(1), **kwargs).frames
+    assert len(pil) == 1 and len(pil[0]) == 5 and all(isinstance(f, PIL.Image.Image) for f in pil[0])
+    assert pil[0][0].size == (64, 32)
+    (frames,) = pipe(PROMPTS[0], output_type="np", return_dict=False, generator=generators(1), **kwargs)
+    assert frames.shape == (1, 5, 32, 64, 3)
+
+
+def test_image_to_video_first_frame_is_the_image(pipe):
+    image = random_image()
+    expected = pipe.video_tokenizer.encode(torch.from_numpy(image).permute(2, 0, 1)[None, :, None] / 127.5 - 1)
+    for condition in (image, PIL.Image.fromarray(image), [image, image]):
+        frames = pipe(PROMPTS[:2], image=condition, num_frames=9, num_inference_steps=2, **SMALL).frames
+        assert frames.shape == (2, 3, 4, 8)
+        assert torch.equal(frames[:, 0], expected[0, 0].expand(2, -1, -1))
+    # The size defaults to the image's.
+    assert pipe(PROMPTS[0], image=image, num_frames=5, num_inference_steps=1, output_type="np").frames.shape == (
+        1,
+        5,
+        32,
+        64,
+        3,
+    )
+
+
+def test_video_continuation_keeps_the_given_frames(pipe):
+    clip = random_image(frames=5)
+    frames = [PIL.Image.fromarray(f) for f in clip]
+    expected = pipe.video_tokenizer.encode(torch.from_numpy(clip).permute(3, 0, 1, 2)[None] / 127.5 - 1)[0]
+    out = pipe(PROMPTS[0], video=frames, num_frames=17, num_inference_steps=2, **SMALL).frames
+    assert out.shape == (1, 5, 4, 8) and torch.equal(out[0, :2], expected)
+    as_tensor = torch.from_numpy(clip).permute(3, 0, 1, 2).float() / 127.5 - 1
+    out = pipe(PROMPTS[0], video=as_tensor, num_frames=9, num_inference_steps=2, **SMALL).frames
+    assert torch.equal(out[0, :2], expected)
+
+
+def test_determinism_with_generator(pipe):
+    kwargs = {"num_frames": 5, "num_inference_steps": 3, **SMALL}
+    first = pipe(PROMPTS[:2], generator=torch.Generator().manual_seed(7), **kwargs).frames
+    again = pipe(PROMPTS[:2], generator=torch.Generator().manual_seed(7), **kwargs).frames
+    other = pipe(PROMPTS[:2], generator=torch.Generator().manual_seed(8), **kwargs).frames
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_callback_on_step_end(pipe):
+    seen = []
+
+    def callback(pipeline, i, t, callback_kwargs):
+        seen.append((i, t, callback_kwargs["sample"].shape, callback_kwargs["logits"].shape))
+        assert pipeline is pipe and pipeline.num_timesteps == 6
+        return {"sample": torch.full_like(callback_kwargs["sample"], 5)}
+
+    frames = pipe(
+        PROMPTS[:2],
+        num_frames=5,
+        num_inference_steps=3,
+        callback_on_step_end=callback,
+        callback_on_step_end_tensor_inputs=["sample", "is_masked", "logits"],
+        **SMALL,
+    ).frames
+    assert [(i, t) for i, t, _, _ in seen] == [(0, 0), (1, 1), (2, 2), (3, 0), (4, 1), (5, 2)]
+    assert all(s == (2, 32) and lg == (2, 32, VOCAB) for _, _, s, lg in seen)
+    assert (frames == 5).all()  # the callback's sample replaced the last step's
+
+
+def test_save_and_load(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    loaded = LumosPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    kwargs = {"num_frames": 5, "num_inference_steps": 2, **SMALL}
+    assert torch.equal(
+        pipe(PROMPTS[0], generator=generators(1), **kwargs).frames,
+        loaded(PROMPTS[0], generator=generators(1), **kwargs).frames,
+    )
+
+
+def test_example_docstring_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = [line.strip() for line in EXAMPLE_DOC_STRING.splitlines()]
+    code = "\n".join(line[4:] for line in lines if line.startswith((">>> ", "... ")))
+    namespace: dict = {}
+    exec(compile(code, "EXAMPLE_DOC_STRING", "exec"), namespace)
+    assert namespace["video"].shape == (9, 32, 64, 3) and (tmp_path / "lumos.mp4").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Bad inputs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"height": 48}, ValueError, "multiples of 32"),
+        ({"width": 72}, ValueError, "multiples of 32"),
+        ({"num_frames": 8}, ValueError, r"num_frames must be 1 \+ 4k"),
+        ({"guidance_scale": 0.5}, ValueError, "guidance_scale must be a number >= 1"),
+        ({"history_mask_ratio": 1.0}, ValueError, r"history_mask_ratio must be in \[0, 1\)"),
+        ({"history_mask_ratio": -0.1}, ValueError, r"history_mask_ratio must be in \[0, 1\)"),
+        ({"history_mask": "tube"}, ValueError, "history_mask must be one of"),
+        ({"prompt": []}, ValueError, "non-empty list"),
+        ({"prompt": 3}, TypeError, "prompt must be a str"),
+        ({"num_inference_steps": 0}, ValueError, "num_inference_steps must be in"),
+        ({"fps": 0}, ValueError, "fps must be in"),
+        ({"num_videos_per_prompt": 0}, ValueError, "num_videos_per_prompt must be in"),
+        ({"output_type": "latent"}, ValueError, "output_type must be one of"),
+        ({"generator": generators(3)}, ValueError, "list of 1"),
+        ({"negative_prompt": ["a", "b"]}, ValueError, "negative_prompt must be one str"),
+        ({"image": random_image(64, 64)}, ValueError, r"image\[0\] is 64x64 \(HxW\) but height x width is 32x64"),
+        ({"image": random_image(), "num_frames": 1}, ValueError, "num_frames must be at least 5"),
+        ({"image": random_image(), "video": random_image(frames=5)}, ValueError, "at most one of image"),
+        ({"video": random_image(frames=5), "num_frames": 5}, ValueError, "num_frames must give more"),
+        ({"video": random_image(frames=4)}, ValueError, "1 \\+ 4k frames"),
+        ({"callback_on_step_end_tensor_inputs": ["latents"]}, ValueError, "callback_on_step_end_tensor_inputs"),
+    ],
+)
+def test_bad_inputs(pipe, kwargs, error, message):
+    call = {"prompt": "a cat", "height": 32, "width": 64, "num_frames": 9, "num_inference_steps": 1} | kwargs
+    with pytest.raises(error, match=message):
+        pipe(**call)
+
+
+def test_bad_image_type(pipe):
+    with pytest.raises(TypeError, match=re.escape("frames")):
+        pipe("a cat", image=random_image().astype(np.float32), height=32, width=64, num_frames=5)
