@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -385,7 +385,13 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
                 output[:, :, first : first + frames.shape[2]] = frames
         return output
 
-    def _per_video(self, fn, tensor: torch.Tensor) -> torch.Tensor:
+    def _encode_indices(self, video: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.quantize(self._encode_latents(video.to(self.device, self.dtype)))[1]
+
+    def _decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        return self._decode_codes(self.quantizer.indices_to_codes(indices.to(self.device)))
+
+    def _per_video(self, fn: Callable[[torch.Tensor], torch.Tensor], tensor: torch.Tensor) -> torch.Tensor:
         if self.use_slicing and tensor.shape[0] > 1:
             return torch.cat([fn(part) for part in tensor.split(1)])
         return fn(tensor)
@@ -403,7 +409,7 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
             [B, 1 + (T - 1) / 4, H / 8, W / 8] int64 FSQ indices in [0, codebook_size).
         """
         self._check_video(video)
-        return self._per_video(lambda x: self.quantizer.quantize(self._encode_latents(x.to(self.dtype)))[1], video)
+        return self._per_video(self._encode_indices, video)
 
     @apply_forward_hook
     def decode(self, indices: torch.Tensor, clamp: bool = True) -> torch.Tensor:
@@ -417,7 +423,7 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
             [B, C, 1 + 4 (T' - 1), 8 H', 8 W'] reconstruction in the model dtype.
         """
         self._check_indices(indices)
-        video = self._per_video(lambda x: self._decode_codes(self.quantizer.indices_to_codes(x)), indices)
+        video = self._per_video(self._decode_indices, indices)
         return video.clamp(-1.0, 1.0) if clamp else video
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
