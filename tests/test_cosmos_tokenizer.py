@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 
+import diffusers
 import numpy as np
 import pytest
 import torch
 from conftest import shared_path
+from packaging.requirements import Requirement
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -44,6 +47,12 @@ def tiny() -> CosmosDiscreteVideoTokenizer:
 def _video(batch: int, frames: int, height: int = 32, width: int = 48, seed: int = 0) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(batch, 3, frames, height, width, generator=generator) * 2 - 1
+
+
+def test_installed_diffusers_is_within_the_pinned_range():
+    # The model builds on private diffusers blocks: the package pins the minor version these tests cover.
+    requirement = next(r for r in importlib.metadata.requires("lumos_hf") or [] if r.startswith("diffusers"))
+    assert Requirement(requirement).specifier.contains(diffusers.__version__), (requirement, diffusers.__version__)
 
 
 def test_default_config_is_dv4x8x8():
