@@ -91,6 +91,7 @@ class LumosConfig(PreTrainedConfig):
     swin_norm: bool = False
     model_parallel_size: int = 1
     attention_dropout: float = 0.0
+    attention_chunk_size: int = 1024
     use_cache: bool = True
     tie_word_embeddings: bool = False
     rope_parameters: RopeParameters | dict | None = None

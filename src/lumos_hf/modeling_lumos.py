@@ -23,6 +23,8 @@ from transformers.utils import ModelOutput, TransformersKwargs, can_return_tuple
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
+from .attention_lumos import ATTN_IMPLEMENTATION as BLOCK_CAUSAL_CHUNKED
+from .attention_lumos import block_causal_block_mask, block_causal_ranges
 from .configuration_lumos import LumosConfig
 from .layout import compute_mm_rope_layout
 from .loss_lumos import visual_cross_entropy
@@ -406,10 +408,14 @@ class LumosModel(LumosPreTrainedModel):
         elif isinstance(past_key_values, LumosCache) and input_ids is not None:
             past_key_values.append_tokens(input_ids)
 
-        is_causal = None
-        if "flash" in self.config._attn_implementation:
-            is_causal = _check_flash_attention_allowed(attention_mask, frame_ids, query_length)
-            kwargs["is_causal"] = is_causal
+        implementation = self.config._attn_implementation
+        if implementation == BLOCK_CAUSAL_CHUNKED:
+            mask = block_causal_ranges(frame_ids, attention_mask, query_length, self.config.attention_chunk_size)
+        elif implementation == "flex_attention":
+            ranges = block_causal_ranges(frame_ids, attention_mask, query_length)
+            mask = block_causal_block_mask(ranges, kv_length=frame_ids.shape[1])
+        elif "flash" in implementation:
+            kwargs["is_causal"] = _check_flash_attention_allowed(attention_mask, frame_ids, query_length)
             mask = create_causal_mask(self.config, inputs_embeds, attention_mask, past_key_values)
         else:
             mask = create_causal_mask(
