@@ -49,7 +49,7 @@ EXAMPLE_DOC_STRING = """
         >>> from lumos_hf.testing import build_tiny_chameleon_tokenizer
         >>> from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
 
-        >>> # A converted checkpoint loads with `LumosPipeline.from_pretrained(path, torch_dtype=torch.bfloat16)`;
+        >>> # A converted checkpoint loads with `LumosPipeline.from_pretrained(path, dtype=torch.bfloat16)`;
         >>> # here: tiny random components that run on a CPU in seconds.
         >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
         <torch._C.Generator object at ...>

@@ -1,9 +1,8 @@
 """A naive AR-DF sampler, as the official code runs it: the reference for `LumosPipeline`'s tests and benchmark.
 
 One video at a time; every step recomputes the whole sequence (no KV cache), runs the conditional and the
-unconditional branch as two separate forwards and computes logits over the full vocabulary (at the frame's video
-positions only, kinder to the baseline than the official code, which projects every position), of which it keeps
-the video ids. With the same generator and history mask it draws exactly the random numbers `LumosPipeline` draws for
+unconditional branch as two separate forwards and computes logits over the full vocabulary (at every position, as
+the official code, or only at the frame's video positions), of which it keeps the video ids. With the same generator and history mask it draws exactly the random numbers `LumosPipeline` draws for
 that video (given a list of generators, one per video), so both return the same tokens.
 """
 
@@ -34,9 +33,11 @@ def reference_sample(
     negative_prompt: str | None = None,
     conditioning_latents: torch.LongTensor | None = None,
     generator: torch.Generator | None = None,
+    all_position_logits: bool = True,
 ) -> torch.LongTensor:
     """Sample one image or video; arguments as `LumosPipeline.__call__` (`conditioning_latents [T_c, h, w]`: the
-    given first latent frames).
+    given first latent frames). `all_position_logits=False` projects only the frame's video positions (same tokens,
+    faster).
 
     Returns:
         `[T, h, w]` FSQ indices of all latent frames (the given ones first).
@@ -88,8 +89,11 @@ def reference_sample(
             logits = []
             for prefix in prefixes:
                 sequence = torch.cat([prefix, frame]).unsqueeze(0).to(device)
-                kept = (prefix.shape[0] + positions).to(device)
-                full = transformer(sequence, logits_to_keep=kept).logits  # [1, N, vocab_size]: the full vocabulary
+                kept = prefix.shape[0] + positions
+                if all_position_logits:
+                    full = transformer(sequence).logits[:, kept]  # [1, L, vocab_size] -> the frame's video positions
+                else:
+                    full = transformer(sequence, logits_to_keep=kept.to(device)).logits
                 logits.append(full[..., offset : offset + vocab])
             logits = guided_logits(torch.cat(logits), guidance_scale) if len(logits) == 2 else logits[0]
             sample, is_masked = scheduler.step(

@@ -1,0 +1,61 @@
+"""`lumos-hf generate` on a saved tiny pipeline: text-to-video, text-to-image, image-to-video, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+from test_pipeline import build_tiny_pipeline
+
+from lumos_hf import cli
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny_lumos_pipeline")
+    build_tiny_pipeline().save_pretrained(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def generate_command(monkeypatch):
+    """Until `generate` is listed in `cli.COMMAND_MODULES`, add it for these tests."""
+    if "generate" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "generate"])
+
+
+def run(*argv: str) -> int:
+    return cli.main(["generate", *argv])
+
+
+def test_text_to_video(model_dir, tmp_path, capsys):
+    output = tmp_path / "out.mp4"
+    common = ["--height", "32", "--width", "64", "--frames", "5", "--fps", "4", "--steps", "2", "--seed", "1"]
+    assert run("a red cat", "--model", str(model_dir), "--output", str(output), *common) == 0
+    assert output.stat().st_size > 0 and "wrote 5 frame(s) of 64x32" in capsys.readouterr().out
+
+
+def test_text_to_image(model_dir, tmp_path):
+    output = tmp_path / "out.png"
+    common = ["--height", "32", "--width", "32", "--frames", "1", "--steps", "2", "--guidance", "3"]
+    assert run("a red cat", "--model", str(model_dir), "--output", str(output), *common) == 0
+    assert PIL.Image.open(output).size == (32, 32)
+
+
+def test_image_to_video(model_dir, tmp_path):
+    image = tmp_path / "first.png"
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 90, 3), dtype=np.uint8)).save(image)
+    output = tmp_path / "out.gif"
+    common = ["--height", "32", "--width", "64", "--frames", "5", "--steps", "1", "--history-mask", "random"]
+    assert run("a bird", "--model", str(model_dir), "--image", str(image), "--output", str(output), *common) == 0
+    gif = PIL.Image.open(output)
+    assert gif.size == (64, 32) and gif.n_frames == 5
+
+
+def test_errors(model_dir, tmp_path):
+    with pytest.raises(ValueError, match="image file"):
+        run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "x.png"), "--frames", "5")
+    with pytest.raises(ValueError, match="multiples of 32"):
+        run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "x.mp4"), "--height", "40", "--frames", "5")
+    with pytest.raises(SystemExit):
+        run("a cat", "--output", "x.mp4")  # --model is required
