@@ -21,7 +21,17 @@ AutoConfig.register(LumosConfig.model_type, LumosConfig, exist_ok=True)
 AutoModel.register(LumosConfig, LumosForVideoGeneration, exist_ok=True)
 
 # Public name → submodule, imported on first access.
-_LAZY_IMPORTS: dict[str, str] = {}
+_LAZY_IMPORTS: dict[str, str] = {
+    "LumosProcessor": "processing_lumos",
+    "ARDFScheduler": "scheduling_ardf",
+    "ARDFSchedulerOutput": "scheduling_ardf",
+    "convert_text_tokenizer": "text_tokenizer",
+    "CosmosDiscreteVideoTokenizer": "video_tokenizer",
+    "CosmosDiscreteVideoTokenizerOutput": "video_tokenizer",
+    "ARDFDataCollator": "training",
+    "apply_ardf_mask": "training",
+    "fill_video_placeholders": "training",
+}
 
 __all__ = [
     "LUMOS_PRESETS",
@@ -46,4 +56,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*__all__, *_LAZY_IMPORTS])
-
