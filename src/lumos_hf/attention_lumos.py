@@ -71,12 +71,14 @@ def block_causal_ranges(
         kv_start = torch.where(real, kv_start, arange)
         kv_end = torch.where(real, kv_end, arange + 1)
     kv_start, kv_end = kv_start[:, -query_length:], kv_end[:, -query_length:]
-    starts = kv_start.amin(0).tolist()
-    ends = kv_end.amax(0).tolist()
-    chunks = []
-    for q0 in range(0, query_length, chunk_size):
-        q1 = min(q0 + chunk_size, query_length)
-        chunks.append((q0, q1, min(starts[q0:q1]), max(ends[q0:q1])))
+    # Key bounds of each chunk of queries, computed on device and moved to the host once.
+    pad = -query_length % chunk_size
+    chunk_start = F.pad(kv_start.amin(0), (0, pad), value=length).view(-1, chunk_size).amin(-1)
+    chunk_end = F.pad(kv_end.amax(0), (0, pad), value=0).view(-1, chunk_size).amax(-1)
+    chunks = [
+        (q0, min(q0 + chunk_size, query_length), k0, k1)
+        for q0, k0, k1 in zip(range(0, query_length, chunk_size), chunk_start.tolist(), chunk_end.tolist())
+    ]
     return BlockCausalRanges(kv_start=kv_start, kv_end=kv_end, chunks=chunks)
 
 
@@ -134,7 +136,9 @@ def block_causal_block_mask(ranges: BlockCausalRanges, kv_length: int, block_siz
 def _attend(query, key, value, kv_start, kv_end, k0, scaling, dropout, training):
     """One query chunk: query `[B, H, c, d]`, key/value `[B, H, k, d]` (keys k0...), ranges `[B, c]`."""
     positions = torch.arange(k0, k0 + key.shape[2], device=query.device)
-    mask = (positions >= kv_start[..., None]) & (positions < kv_end[..., None])  # [B, c, k]
+    visible = (positions >= kv_start[..., None]) & (positions < kv_end[..., None])  # [B, c, k]
+    # An additive float mask keeps sdpa on its fused kernels (a boolean mask falls back to the slower math path).
+    mask = torch.zeros(visible.shape, dtype=query.dtype, device=query.device).masked_fill_(~visible, float("-inf"))
     return F.scaled_dot_product_attention(
         query, key, value, attn_mask=mask[:, None], dropout_p=dropout if training else 0.0, scale=scaling
     )
