@@ -1,0 +1,183 @@
+"""LoRA with PEFT: default targets, adapter-only training (examples/train_lora.py), saving and reloading to
+identical logits, trainable embeddings of new tokens, merging, loading into LumosPipeline."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from peft import LoraConfig, PeftModel
+from test_training import TINY, synthetic_samples, tiny_model
+
+from lumos_hf import LumosForVideoGeneration
+from lumos_hf.training.lora import (
+    LUMOS_LORA_TARGET_MODULES,
+    add_lora_adapter,
+    count_trainable_parameters,
+    get_lumos_lora_config,
+    load_lora_adapter,
+    load_lora_into_pipeline,
+    merge_lora_adapter,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+NEW_TOKENS = [9100, 9101]  # <reserved09096>, <reserved09097>: repurposed as new tokens
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def probe_ids() -> torch.LongTensor:
+    """A sequence with text, a new token and one 32x32 frame."""
+    frame = [8197, 8805, 8805] + ([65536 + 7, 65536 + 9, 65536 + 1, 65536 + 3] + [8803]) * 4 + [8196]
+    return torch.tensor([[0, 100, NEW_TOKENS[0], 200, 8710, 9004, 8805, 8805, *frame]])
+
+
+def logits(model, ids: torch.LongTensor | None = None) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return model(probe_ids() if ids is None else ids).logits
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """examples/train_lora.py for 4 steps on a saved tiny base model, with trainable new-token embeddings."""
+    root = tmp_path_factory.mktemp("lora")
+    base = tiny_model()
+    base.save_pretrained(root / "base")
+    data = root / "data.jsonl"
+    samples = synthetic_samples(6)
+    for sample in samples:  # the new tokens appear in the text, so their embeddings get gradients
+        sample["input_ids"][1:1] = NEW_TOKENS
+    data.write_text("".join(json.dumps(sample) + "\n" for sample in samples))
+    argv = [
+        "--model_name_or_path", str(root / "base"),
+        "--dataset", str(data),
+        "--output_dir", str(root / "adapter"),
+        "--lora_r", "4",
+        "--trainable_token_indices", ",".join(map(str, NEW_TOKENS)),
+        "--learning_rate", "1e-2",
+        "--max_steps", "4",
+        "--per_device_train_batch_size", "2",
+        "--save_strategy", "no",
+        "--report_to", "none",
+        "--use_cpu",
+        "--disable_tqdm", "true",
+        "--text_drop_prob", "0",
+    ]  # fmt: skip
+    trainer = load_example("train_lora").main(argv)
+    return {"root": root, "trainer": trainer, "base": base, "adapter": root / "adapter"}
+
+
+def test_default_target_modules_cover_every_projection():
+    model = add_lora_adapter(tiny_model(), r=2)
+    wrapped = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if hasattr(module, "lora_A")}
+    assert wrapped == set(LUMOS_LORA_TARGET_MODULES)
+    count = sum(1 for _, module in model.named_modules() if hasattr(module, "lora_A"))
+    assert count == len(LUMOS_LORA_TARGET_MODULES) * TINY["num_hidden_layers"]
+    trainable, total = count_trainable_parameters(model)
+    assert 0 < trainable < total / 10
+    assert all("lora_" in name for name, p in model.named_parameters() if p.requires_grad)
+
+
+def test_lora_trains_only_the_adapter_and_new_token_rows(trained):
+    model = trained["trainer"].model
+    assert isinstance(model, PeftModel)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name or "trainable_tokens_delta" in name for name in trainable)
+    base_state = trained["base"].state_dict()
+    trained_base = model.get_base_model().state_dict()
+    for name, weight in base_state.items():  # every base weight (the embedding matrix too) is untouched
+        module, _, param = name.rpartition(".")
+        wrapped = (name, f"{module}.base_layer.{param}", f"{module}.token_adapter.base_layer.{param}")
+        key = next(key for key in wrapped if key in trained_base)
+        assert torch.equal(trained_base[key], weight), name
+    lora_b = [p for name, p in model.named_parameters() if "lora_B" in name]
+    assert any(p.abs().sum() > 0 for p in lora_b)  # initialised at 0, moved by training
+    delta = next(p for name, p in model.named_parameters() if "trainable_tokens_delta" in name)
+    assert delta.shape == (len(NEW_TOKENS), TINY["hidden_size"]) and delta.abs().sum() > 0
+
+
+def test_saved_adapter_reloads_to_identical_logits(trained):
+    files = sorted(p.name for p in trained["adapter"].iterdir())
+    assert "adapter_config.json" in files and "adapter_model.safetensors" in files
+    assert "adapter_model.bin" not in files  # safetensors only (training_args.bin is the Trainer's)
+    expected = logits(trained["trainer"].model)
+    assert not torch.allclose(expected, logits(trained["base"]))
+    base = LumosForVideoGeneration.from_pretrained(trained["root"] / "base")
+    reloaded = load_lora_adapter(base, trained["adapter"])
+    torch.testing.assert_close(logits(reloaded), expected, rtol=0, atol=0)
+    merged = merge_lora_adapter(reloaded)
+    assert type(merged) is LumosForVideoGeneration
+    torch.testing.assert_close(logits(merged), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_adapter_in_a_pipeline(trained, tmp_path):
+    expected = logits(trained["trainer"].model)
+    pipeline = SimpleNamespace(transformer=LumosForVideoGeneration.from_pretrained(trained["root"] / "base"))
+    load_lora_into_pipeline(pipeline, trained["adapter"], merge=False)
+    assert isinstance(pipeline.transformer, PeftModel)
+    torch.testing.assert_close(logits(pipeline.transformer), expected, rtol=0, atol=0)
+
+    from lumos_hf.pipeline_lumos import LumosPipeline
+    from lumos_hf.processing_lumos import LumosProcessor
+    from lumos_hf.scheduling_ardf import ARDFScheduler
+    from lumos_hf.testing import build_tiny_chameleon_tokenizer
+    from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
+
+    pipe = LumosPipeline(
+        transformer=LumosForVideoGeneration.from_pretrained(trained["root"] / "base"),
+        video_tokenizer=CosmosDiscreteVideoTokenizer(channels=8, channels_mult=(1, 1), num_res_blocks=1),
+        processor=LumosProcessor(build_tiny_chameleon_tokenizer()),
+        scheduler=ARDFScheduler(),
+    )
+    load_lora_into_pipeline(pipe, trained["adapter"])  # merged: a plain LumosForVideoGeneration again
+    assert type(pipe.transformer) is LumosForVideoGeneration
+    torch.testing.assert_close(logits(pipe.transformer), expected, rtol=1e-5, atol=1e-5)
+    out = pipe(
+        "a cat", height=32, width=32, num_frames=1, num_inference_steps=2, output_type="tokens",
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    assert out.frames.shape == (1, 1, 4, 4)
+
+
+def test_train_embeddings_and_config_errors():
+    config = get_lumos_lora_config(r=8, train_embeddings=True, target_modules=["q_proj", "v_proj"])
+    assert isinstance(config, LoraConfig) and config.lora_alpha == 8
+    assert set(config.target_modules) == {"q_proj", "v_proj"}
+    model = add_lora_adapter(tiny_model(), config)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert any("embed_tokens.modules_to_save" in name for name in trainable)
+    assert get_lumos_lora_config(trainable_token_indices=[5, 3, 5]).trainable_token_indices == {
+        "model.embed_tokens": [3, 5]
+    }
+    for kwargs, error, match in [
+        ({"r": 0}, ValueError, "positive int"),
+        ({"lora_dropout": 1.0}, ValueError, "lora_dropout"),
+        ({"trainable_token_indices": [1], "train_embeddings": True}, ValueError, "either"),
+        ({"trainable_token_indices": []}, ValueError, "non-empty"),
+        ({"trainable_token_indices": [-1]}, ValueError, "non-negative"),
+        ({"target_modules": []}, TypeError, "non-empty"),
+    ]:
+        with pytest.raises(error, match=match):
+            get_lumos_lora_config(**kwargs)
+    with pytest.raises(ValueError, match="vocab_size"):
+        add_lora_adapter(tiny_model(), trainable_token_indices=[200_000])
+    with pytest.raises(ValueError, match="not both"):
+        add_lora_adapter(tiny_model(), get_lumos_lora_config(), r=4)
+    with pytest.raises(TypeError, match="LumosForVideoGeneration"):
+        add_lora_adapter(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="PeftModel"):
+        merge_lora_adapter(tiny_model())
+    with pytest.raises(TypeError, match="transformer"):
+        load_lora_into_pipeline(object(), "adapter")
