@@ -99,6 +99,27 @@ def test_cached_generation_equals_reference(pipe64, prompts, history_mask, guida
         assert torch.equal(frames[index], expected)
 
 
+def test_cached_generation_equals_reference_beyond_1024_tokens(pipe64):
+    """The KV cache holds the whole sequence, however long (no sliding window)."""
+    prompt = "A bird" + " flying over the sea" * 260
+    assert len(pipe64.processor.build_prompt_ids(prompt, 32, 64, 5, 4)) > 1100
+    kwargs = {"num_frames": 5, "num_inference_steps": 2, "guidance_scale": 1.0}
+    frames = pipe64(prompt, generator=generators(1), **SMALL, **kwargs).frames
+    expected = reference_sample(
+        pipe64.transformer,
+        pipe64.processor,
+        ARDFScheduler(),
+        prompt,
+        32,
+        64,
+        fps=4,
+        generator=generators(1)[0],
+        all_position_logits=False,
+        **kwargs,
+    )
+    assert torch.equal(frames[0], expected)
+
+
 @pytest.mark.parametrize("given", ["image", "video"])
 def test_conditioned_generation_equals_reference(pipe64, given):
     condition = random_image() if given == "image" else random_image(frames=5)

@@ -9,8 +9,14 @@ only; a finished frame is committed to the cache once, partially observed (histo
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import json
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +27,7 @@ from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput, logging, replace_example_docstring
 from diffusers.video_processor import VideoProcessor
 
-from .modeling_lumos import LumosForVideoGeneration
+from .modeling_lumos import LumosCache, LumosForVideoGeneration
 from .processing_lumos import LumosProcessor
 from .scheduling_ardf import ARDFScheduler
 from .video_io import frames_to_tensor
@@ -445,9 +451,17 @@ class LumosPipeline(DiffusionPipeline):
         history = history.to(device)
 
         # 2. Encode the prompt (and given frames) once into the KV cache of both branches.
-        cache = self.transformer(
-            prefix_ids, attention_mask=attention_mask, use_cache=True, video_logits_only=True, logits_to_keep=1
-        ).past_key_values
+        # A config-free cache: full-attention layers whatever the config says (`LumosConfig.attention_chunk_size`
+        # would make `LumosCache(config=...)` a 1024-token sliding-window cache).
+        cache = LumosCache()
+        self.transformer(
+            prefix_ids,
+            attention_mask=attention_mask,
+            past_key_values=cache,
+            use_cache=True,
+            video_logits_only=True,
+            logits_to_keep=1,
+        )
         frame_mask = attention_mask.new_ones(attention_mask.shape[0], frame_length)
 
         # 3. AR-DF: frame by frame, N masked-diffusion steps each.
@@ -518,6 +532,34 @@ class LumosPipeline(DiffusionPipeline):
             return (frames,)
         return LumosPipelineOutput(frames=frames)
 
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, remote_code: bool = False, **kwargs: Any):
+        """`DiffusionPipeline.save_pretrained`, plus a root `config.json` (the transformer's config, so that
+        `transformers.pipeline("text-to-video", model=save_directory)` recognises the folder).
+
+        Args:
+            remote_code: also write the code of the pipeline and of every component into the folder (Hub layout):
+                it then loads with `DiffusionPipeline.from_pretrained(save_directory, trust_remote_code=True)` where
+                `lumos_hf` is not installed (and `trust_remote_code=True` is needed everywhere, as the folder's code
+                is then used).
+            args, kwargs: as `DiffusionPipeline.save_pretrained` (`push_to_hub=True` uploads the code too).
+        """
+        self._save_remote_code = remote_code
+        try:
+            super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            del self._save_remote_code
+
+    def save_config(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        """Writes `model_index.json`; within `save_pretrained` also the root `config.json` and the remote code."""
+        super().save_config(save_directory, *args, **kwargs)
+        if not hasattr(self, "_save_remote_code"):
+            return
+        root = Path(save_directory)
+        config = self.transformer.config.to_dict()
+        if self._save_remote_code:
+            write_remote_code(self, root)
+        (root / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
     def _apply_history_mask(self, frames: torch.LongTensor, history: torch.BoolTensor) -> None:
         """In place: replace the masked content tokens of `frames [R, T, L_f]` by MASK (`history [R, N]`)."""
         content = frames[..., FRAME_HEADER_LENGTH:-1]
@@ -542,3 +584,93 @@ def _stack_left_padded(
         all_ids.append(torch.nn.functional.pad(ids, (pad, 0), value=pad_token_id))
         all_masks.append(torch.nn.functional.pad(mask, (pad, 0), value=0))
     return torch.cat(all_ids), torch.cat(all_masks)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Hub-style remote-code layout
+
+
+def write_remote_code(pipeline: DiffusionPipeline, root: Path) -> None:
+    """Write the code of `pipeline` and its components into a saved pipeline folder `root`, for
+    `DiffusionPipeline.from_pretrained(root, trust_remote_code=True)` without `lumos_hf`.
+
+    diffusers copies a remote module, and only the files it imports relatively (one level, no recursion), into one
+    flat folder before running it. So every package module needed (the transitive closure of the package-relative
+    imports) is written flat into each folder, its relative imports rewritten to `from .module import ...`, and a
+    small entry module per folder imports all of them: `pipeline_lumos_remote.py` at the root (named by
+    `model_index.json`'s `_class_name`) and `lumos_<component>.py` in each component folder.
+    """
+    model_index_path = root / "model_index.json"
+    model_index = json.loads(model_index_path.read_text())
+    targets = {None: type(pipeline)}
+    targets |= {
+        name: type(getattr(pipeline, name)) for name in ("transformer", "video_tokenizer", "processor", "scheduler")
+    }
+    for name, cls in targets.items():
+        entry = "pipeline_lumos_remote" if name is None else f"lumos_{name}"
+        folder = root if name is None else root / name
+        modules = _write_flat_modules(cls.__module__, folder)
+        dependencies = "".join(f"from .{flat} import {first}  # noqa: F401\n" for flat, first in modules[:-1])
+        (folder / f"{entry}.py").write_text(
+            f'"""Remote-code entry of {name or "the pipeline"} (written by lumos_hf.pipeline_lumos.write_remote_code).\n\n'
+            "diffusers copies only the modules an entry imports relatively: it lists them all.\n"
+            f'"""\n\n{dependencies}from .{modules[-1][0]} import {cls.__name__}  # noqa: F401\n'
+        )
+        if name is None:
+            model_index["_class_name"] = [entry, cls.__name__]
+        else:
+            model_index[name] = [entry, cls.__name__]
+    model_index_path.write_text(json.dumps(model_index, indent=2, sort_keys=True) + "\n")
+
+
+_RELATIVE_IMPORT = re.compile(r"^(\s*from\s+)(\.+)([\w.]*)(\s+import\s)", flags=re.MULTILINE)
+
+
+def _write_flat_modules(module_name: str, folder: Path) -> list[tuple[str, str]]:
+    """Write `module_name` and the package modules it imports relatively (transitively) flat into `folder`.
+
+    Returns:
+        `(flat module name, one name it defines)` per module written, dependencies first, `module_name` last.
+    """
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for dependency in _relative_dependencies(name):
+            visit(dependency)
+        ordered.append(name)
+
+    visit(module_name)
+    flat = {name: name.rsplit(".", 1)[-1] for name in ordered}
+    if len(set(flat.values())) != len(flat):
+        raise ValueError(f"modules with the same name cannot be flattened: {sorted(flat)}")
+    written = []
+    for name in ordered:
+        path = Path(importlib.util.find_spec(name).origin)
+        source = _RELATIVE_IMPORT.sub(
+            lambda m, name=name, path=path: f"{m[1]}.{flat[_resolve(name, path, m[2], m[3])]}{m[4]}",
+            path.read_text(),
+        )
+        (folder / f"{flat[name]}.py").write_text(source)
+        tree = ast.parse(source)
+        first = next(n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef)))
+        written.append((flat[name], first))
+    return written
+
+
+def _relative_dependencies(module_name: str) -> list[str]:
+    """Full names of the modules that `module_name` imports relatively (anywhere in the file)."""
+    path = Path(importlib.util.find_spec(module_name).origin)
+    return [_resolve(module_name, path, m[2], m[3]) for m in _RELATIVE_IMPORT.finditer(path.read_text())]
+
+
+def _resolve(module_name: str, path: Path, dots: str, relative: str) -> str:
+    """The full module name of `from {dots}{relative} import ...` written in `module_name` (file `path`)."""
+    package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
+    for _ in range(len(dots) - 1):
+        package = package.rpartition(".")[0]
+    full = f"{package}.{relative}" if relative else package
+    if Path(importlib.util.find_spec(full).origin).name == "__init__.py":
+        raise ValueError(f"{module_name} imports the package {full}: import from its modules for the remote code")
+    return full

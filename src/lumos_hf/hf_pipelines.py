@@ -1,0 +1,153 @@
+"""transformers pipeline tasks `text-to-video`, `text-to-image` and `image-to-video` over a [`LumosPipeline`].
+
+After `register_pipelines()` (called on `import lumos_hf`), `transformers.pipeline("text-to-video", model=path)` works
+with a folder written by `LumosPipeline.save_pretrained` (its root `config.json` lets transformers recognise it); the
+task pipelines wrap the whole diffusers pipeline and forward the generation arguments to it.
+
+```python
+>>> from transformers import pipeline
+>>> t2v = pipeline("text-to-video", model="path/to/lumos-pipeline")
+>>> out = t2v("A hawk turns its head", num_frames=25, fps=12, num_inference_steps=50)
+>>> out["frames"][0].size, len(out["frames"]), out["fps"]
+((448, 256), 25, 12)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from transformers import Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .pipeline_lumos import LumosPipeline
+
+BUCKET_TARGET_SIZE = 352  # the official 256p bucket family (448x256 for 16:9)
+GENERATION_ARGUMENTS = (
+    "negative_prompt",
+    "height",
+    "width",
+    "num_frames",
+    "fps",
+    "num_inference_steps",
+    "guidance_scale",
+    "history_mask_ratio",
+    "history_mask",
+    "generator",
+)
+
+
+class LumosPipelineLoader:
+    """The "model class" of the Lumos tasks: `from_pretrained(path)` loads the whole [`LumosPipeline`] folder."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str, **kwargs: Any) -> LumosPipeline:
+        dtype = kwargs.get("dtype")
+        options = {"dtype": None if dtype in (None, "auto") else dtype}
+        for key in ("revision", "token", "cache_dir", "local_files_only", "trust_remote_code"):
+            if kwargs.get(key) is not None:
+                options[key] = kwargs[key]
+        return LumosPipeline.from_pretrained(pretrained_model_name_or_path, **options)
+
+
+class LumosTextToVideoPipeline(Pipeline):
+    """`pipeline("text-to-video", model=path)`: a prompt (or a list) to `{"frames": [PIL images], "fps": int}`.
+
+    Call arguments are those of [`LumosPipeline.__call__`] (`num_frames`, `height`, `width`, `fps`,
+    `num_inference_steps`, `guidance_scale`, `negative_prompt`, `history_mask_ratio`, `history_mask`, `generator`),
+    plus `seed` (an int: a `torch.Generator` seeded with it).
+    """
+
+    _load_tokenizer = False
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+    default_num_frames = 25
+
+    def __init__(self, model: LumosPipeline, **kwargs: Any):
+        if not isinstance(model, DiffusionPipeline):
+            raise TypeError(
+                f"model must be a LumosPipeline (a saved LumosPipeline folder), got {type(model).__name__}"
+            )
+        super().__init__(model=model, **kwargs)
+
+    def _sanitize_parameters(self, seed: int | None = None, **kwargs: Any):
+        unknown = sorted(set(kwargs) - set(GENERATION_ARGUMENTS))
+        if unknown:
+            raise TypeError(f"unexpected arguments {unknown}; accepted: {[*GENERATION_ARGUMENTS, 'seed']}")
+        forward = dict(kwargs)
+        if seed is not None:
+            forward["generator"] = torch.Generator().manual_seed(seed)
+        return {}, forward, {}
+
+    def preprocess(self, inputs: Any, **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(inputs, str):
+            raise TypeError(f"{self.task} takes a prompt (str) or a list of prompts, got {type(inputs).__name__}")
+        return {"prompt": inputs}
+
+    def _forward(self, model_inputs: dict[str, Any], **forward_params: Any) -> dict[str, Any]:
+        forward_params.setdefault("num_frames", self.default_num_frames)
+        fps = forward_params.setdefault("fps", 12)
+        frames = self.model(**model_inputs, **forward_params, output_type="pil").frames[0]
+        return {"frames": frames, "fps": fps if len(frames) > 1 else 1}
+
+    def postprocess(self, model_outputs: dict[str, Any], **kwargs: Any) -> Any:
+        return model_outputs
+
+
+class LumosTextToImagePipeline(LumosTextToVideoPipeline):
+    """`pipeline("text-to-image", model=path)`: a prompt (or a list) to a PIL image (`num_frames=1`)."""
+
+    default_num_frames = 1
+
+    def postprocess(self, model_outputs: dict[str, Any], **kwargs: Any) -> Any:
+        return model_outputs["frames"][0]
+
+
+class LumosImageToVideoPipeline(LumosTextToVideoPipeline):
+    """`pipeline("image-to-video", model=path)`: `pipe(image, prompt="...")` or `pipe({"image": ..., "prompt": ...})`
+    to `{"frames": [PIL images], "fps": int}`; the first frame is the image, resized and centre-cropped to
+    `height` x `width` (default: the official 256p bucket closest to its aspect ratio). The image is a PIL image, a
+    path or a URL."""
+
+    def _sanitize_parameters(self, prompt: str | None = None, **kwargs: Any):
+        preprocess, forward, postprocess = super()._sanitize_parameters(**kwargs)
+        preprocess = {key: forward[key] for key in ("height", "width") if key in forward}
+        if prompt is not None:
+            preprocess["prompt"] = prompt
+        return preprocess, forward, postprocess
+
+    def preprocess(
+        self, inputs: Any, prompt: str = "", height: int | None = None, width: int | None = None
+    ) -> dict[str, Any]:
+        from transformers.image_utils import load_image
+
+        from .video_io import bucket_crop
+
+        if isinstance(inputs, dict):
+            prompt, inputs = inputs.get("prompt", prompt), inputs.get("image")
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        image = load_image(inputs)
+        size = (width, height) if height and width else None
+        return {"prompt": prompt, "image": bucket_crop(image, target_size=BUCKET_TARGET_SIZE, size=size)[0]}
+
+
+TASKS: dict[str, type[LumosTextToVideoPipeline]] = {
+    "text-to-video": LumosTextToVideoPipeline,
+    "text-to-image": LumosTextToImagePipeline,
+    "image-to-video": LumosImageToVideoPipeline,
+}
+
+
+def register_pipelines() -> None:
+    """Register the Lumos tasks with transformers' `pipeline()` (idempotent)."""
+    for task, pipeline_class in TASKS.items():
+        registered = PIPELINE_REGISTRY.supported_tasks.get(task, {})
+        if registered.get("impl") is not pipeline_class:
+            PIPELINE_REGISTRY.register_pipeline(
+                task, pipeline_class=pipeline_class, pt_model=LumosPipelineLoader, type="multimodal"
+            )
