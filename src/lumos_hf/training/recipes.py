@@ -117,6 +117,9 @@ class LumosTrainingArguments(TrainingArguments):
     max_grad_norm: float = field(
         default=LUMOS_OPTIMIZER_DEFAULTS["max_grad_norm"], metadata={"help": "gradient clipping"}
     )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False, metadata={"help": "every trainable parameter gets a gradient in each step"}
+    )
     stage: str = field(default="joint", metadata={"help": f"recipe stage: {', '.join(STAGE_RECIPES)}"})
     masking_mode: str = field(default="tube", metadata={"help": f"AR-DF masking: {', '.join(MASKING_MODES)}"})
     min_masking_rate: float = field(default=0.7, metadata={"help": "lower clip of the AR-DF mask ratio"})
