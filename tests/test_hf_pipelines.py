@@ -77,7 +77,8 @@ def test_unknown_argument(model_dir):
 
 def test_remote_code_folder_loads_without_lumos_hf(tiny, tmp_path):
     """`save_pretrained(remote_code=True)` writes the code; the folder loads in a process where `import lumos_hf`
-    fails, with `DiffusionPipeline.from_pretrained(dir, trust_remote_code=True)`, and generates the same tokens."""
+    fails, with `DiffusionPipeline.from_pretrained(dir, trust_remote_code=True)` (same tokens) and with
+    `transformers.pipeline("text-to-video", model=dir, trust_remote_code=True)`."""
     tiny.save_pretrained(tmp_path, remote_code=True)
     kwargs = {"num_frames": 5, "output_type": "tokens", **SMALL}
     expected = tiny("a red cat", generator=torch.Generator().manual_seed(0), **kwargs).frames
@@ -94,6 +95,10 @@ def test_remote_code_folder_loads_without_lumos_hf(tiny, tmp_path):
         pipe.set_progress_bar_config(disable=True)
         out = pipe("a red cat", generator=torch.Generator().manual_seed(0), **{kwargs!r}).frames
         assert torch.equal(out, torch.load({str(tmp_path / "expected.pt")!r})), "different tokens"
+        from transformers import pipeline
+        t2v = pipeline("text-to-video", model={str(tmp_path)!r}, trust_remote_code=True)
+        video = t2v("a red cat", num_frames=5, height=32, width=64, num_inference_steps=1, seed=0)
+        assert len(video["frames"]) == 5 and video["frames"][0].size == (64, 32)
         print("remote ok")
         """
     )

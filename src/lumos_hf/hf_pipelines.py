@@ -2,7 +2,9 @@
 
 After `register_pipelines()` (called on `import lumos_hf`), `transformers.pipeline("text-to-video", model=path)` works
 with a folder written by `LumosPipeline.save_pretrained` (its root `config.json` lets transformers recognise it); the
-task pipelines wrap the whole diffusers pipeline and forward the generation arguments to it.
+task pipelines wrap the whole diffusers pipeline and forward the generation arguments to it. A folder written with
+`save_pretrained(path, remote_code=True)` also works without `lumos_hf`:
+`pipeline("text-to-video", model=path, trust_remote_code=True)` (its `config.json` names this module's classes).
 
 ```python
 >>> from transformers import pipeline
@@ -19,10 +21,14 @@ from typing import Any
 
 import torch
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
-from transformers import Pipeline
+from transformers import Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .modeling_lumos import LumosForVideoGeneration
 from .pipeline_lumos import LumosPipeline
+from .processing_lumos import LumosProcessor
+from .scheduling_ardf import ARDFScheduler
+from .video_tokenizer.modeling_cosmos_dv import CosmosDiscreteVideoTokenizer
 
 BUCKET_TARGET_SIZE = 352  # the official 256p bucket family (448x256 for 16:9)
 GENERATION_ARGUMENTS = (
@@ -52,6 +58,18 @@ class LumosPipelineLoader:
         return LumosPipeline.from_pretrained(pretrained_model_name_or_path, **options)
 
 
+def pipeline_around(transformer: LumosForVideoGeneration) -> LumosPipeline:
+    """The [`LumosPipeline`] of a remote-code folder whose root transformer `AutoModel` loaded (transformers'
+    `pipeline(..., trust_remote_code=True)`): the other components come from the folder's sub-folders."""
+    path = transformer.name_or_path
+    return LumosPipeline(
+        transformer=transformer,
+        video_tokenizer=CosmosDiscreteVideoTokenizer.from_pretrained(path, subfolder="video_tokenizer"),
+        processor=LumosProcessor.from_pretrained(path, subfolder="processor"),
+        scheduler=ARDFScheduler.from_pretrained(path, subfolder="scheduler"),
+    )
+
+
 class LumosTextToVideoPipeline(Pipeline):
     """`pipeline("text-to-video", model=path)`: a prompt (or a list) to `{"frames": [PIL images], "fps": int}`.
 
@@ -67,8 +85,10 @@ class LumosTextToVideoPipeline(Pipeline):
     _load_video_processor = False
     default_num_frames = 25
 
-    def __init__(self, model: LumosPipeline, **kwargs: Any):
-        if not isinstance(model, DiffusionPipeline):
+    def __init__(self, model: LumosPipeline | PreTrainedModel, **kwargs: Any):
+        if isinstance(model, PreTrainedModel):
+            model = pipeline_around(model)
+        elif not isinstance(model, DiffusionPipeline):
             raise TypeError(
                 f"model must be a LumosPipeline (a saved LumosPipeline folder), got {type(model).__name__}"
             )

@@ -14,6 +14,8 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput, logging, replace_example_docstring
 from diffusers.video_processor import VideoProcessor
 
-from .modeling_lumos import LumosCache, LumosForVideoGeneration
+from .modeling_lumos import LumosForVideoGeneration
 from .processing_lumos import LumosProcessor
 from .scheduling_ardf import ARDFScheduler
 from .video_io import frames_to_tensor
@@ -452,8 +454,9 @@ class LumosPipeline(DiffusionPipeline):
 
         # 2. Encode the prompt (and given frames) once into the KV cache of both branches.
         # A config-free cache: full-attention layers whatever the config says (`LumosConfig.attention_chunk_size`
-        # would make `LumosCache(config=...)` a 1024-token sliding-window cache).
-        cache = LumosCache()
+        # would make `LumosCache(config=...)` a 1024-token sliding-window cache). Its class comes from the
+        # transformer's own module: remote code may load the transformer from another copy of the modeling code.
+        cache = sys.modules[type(self.transformer).__module__].LumosCache()
         self.transformer(
             prefix_ids,
             attention_mask=attention_mask,
@@ -557,7 +560,7 @@ class LumosPipeline(DiffusionPipeline):
         root = Path(save_directory)
         config = self.transformer.config.to_dict()
         if self._save_remote_code:
-            write_remote_code(self, root)
+            config |= write_remote_code(self, root)
         (root / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def _apply_history_mask(self, frames: torch.LongTensor, history: torch.BoolTensor) -> None:
@@ -590,15 +593,23 @@ def _stack_left_padded(
 # Hub-style remote-code layout
 
 
-def write_remote_code(pipeline: DiffusionPipeline, root: Path) -> None:
+def write_remote_code(pipeline: DiffusionPipeline, root: Path) -> dict[str, Any]:
     """Write the code of `pipeline` and its components into a saved pipeline folder `root`, for
-    `DiffusionPipeline.from_pretrained(root, trust_remote_code=True)` without `lumos_hf`.
+    `DiffusionPipeline.from_pretrained(root, trust_remote_code=True)` and
+    `transformers.pipeline(task, model=root, trust_remote_code=True)` without `lumos_hf`.
 
     diffusers copies a remote module, and only the files it imports relatively (one level, no recursion), into one
     flat folder before running it. So every package module needed (the transitive closure of the package-relative
     imports) is written flat into each folder, its relative imports rewritten to `from .module import ...`, and a
     small entry module per folder imports all of them: `pipeline_lumos_remote.py` at the root (named by
     `model_index.json`'s `_class_name`) and `lumos_<component>.py` in each component folder.
+
+    transformers' `pipeline()` loads the model from the root with `AutoModel`: the transformer's weight files are
+    hard-linked (else copied) there (the Hub stores identical files once), and the task pipelines of `hf_pipelines`
+    load the other components from their sub-folders.
+
+    Returns:
+        The `auto_map` and `custom_pipelines` entries of the root `config.json`.
     """
     model_index_path = root / "model_index.json"
     model_index = json.loads(model_index_path.read_text())
@@ -621,6 +632,27 @@ def write_remote_code(pipeline: DiffusionPipeline, root: Path) -> None:
         else:
             model_index[name] = [entry, cls.__name__]
     model_index_path.write_text(json.dumps(model_index, indent=2, sort_keys=True) + "\n")
+
+    package = type(pipeline).__module__.rpartition(".")[0]
+    _write_flat_modules(f"{package}.hf_pipelines", root)
+    hf_pipelines = importlib.import_module(f"{package}.hf_pipelines")
+    for weights in (root / "transformer").glob("*.safetensors*"):
+        (root / weights.name).unlink(missing_ok=True)
+        try:
+            os.link(weights, root / weights.name)
+        except OSError:
+            shutil.copy2(weights, root / weights.name)
+    auto_map = {
+        auto: f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+        for auto, cls in (("AutoConfig", type(pipeline.transformer.config)), ("AutoModel", type(pipeline.transformer)))
+    }
+    return {
+        "auto_map": auto_map,
+        "custom_pipelines": {
+            task: {"impl": f"hf_pipelines.{cls.__name__}", "pt": ["AutoModel"], "type": "multimodal"}
+            for task, cls in hf_pipelines.TASKS.items()
+        },
+    }
 
 
 _RELATIVE_IMPORT = re.compile(r"^(\s*from\s+)(\.+)([\w.]*)(\s+import\s)", flags=re.MULTILINE)
