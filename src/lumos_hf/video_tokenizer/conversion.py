@@ -40,6 +40,13 @@ _CONFIG_KEYS = (
     "temporal_compression",
 )
 _DEFAULT_LEVELS = (8, 8, 8, 5, 5, 5)
+_REQUIRED_KEYS = (
+    "encoder.conv_in.0.conv3d.weight",
+    "encoder.conv_out.0.conv3d.weight",
+    "quant_conv.conv3d.weight",
+    "decoder.conv_in.0.conv3d.weight",
+    "decoder.conv_out.0.conv3d.weight",
+)
 _HYBRID_SAMPLING_CONV = re.compile(
     r"^(encoder\.down|decoder\.up)\.\d+\.(downsample|upsample)\.conv[123]\.conv3d\.(weight|bias)$"
 )
@@ -98,17 +105,10 @@ def infer_config(
     official = dict(official_config or {})
     if official.get("legacy_mode"):
         raise ValueError("Official configs with `legacy_mode: true` are not supported.")
-    required = (
-        "encoder.conv_in.0.conv3d.weight",
-        "encoder.conv_out.0.conv3d.weight",
-        "decoder.conv_in.0.conv3d.weight",
-    )
-    missing = [
-        k for k in (*required, "decoder.conv_out.0.conv3d.weight", "quant_conv.conv3d.weight") if k not in state_dict
-    ]
+    missing = [key for key in _REQUIRED_KEYS if key not in state_dict]
     if missing:
         raise ValueError(
-            f"Not an official Cosmos discrete tokenizer (encoder and decoder) state dict: missing {missing}."
+            f"Not an official Cosmos discrete tokenizer state dict (encoder and decoder): missing {missing}."
         )
 
     conv_in = state_dict["encoder.conv_in.0.conv3d.weight"]
@@ -138,6 +138,10 @@ def infer_config(
         attn_resolutions = list(official["attn_resolutions"])
     z_channels = state_dict["decoder.conv_in.0.conv3d.weight"].shape[1]
     encoder_z = state_dict["encoder.conv_out.0.conv3d.weight"].shape[0]
+    if encoder_z % z_channels:
+        raise ValueError(
+            f"Encoder output ({encoder_z}) is not a multiple of the decoder input ({z_channels}) channels."
+        )
     embedding_dim = state_dict["quant_conv.conv3d.weight"].shape[0]
 
     levels_buffer = state_dict.get("quantizer._levels", state_dict.get("inv_quant.quantizer._levels"))
@@ -174,7 +178,9 @@ def infer_config(
     }
     for key in _CONFIG_KEYS:
         if key in official and _as_list(official[key]) != _as_list(config[key]):
-            raise ValueError(f"Official config has {key}={official[key]!r} but the weights give {config[key]!r}.")
+            raise ValueError(
+                f"Official config has {key}={official[key]!r} but the weights (or arguments) give {config[key]!r}."
+            )
     return config
 
 
