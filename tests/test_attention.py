@@ -92,7 +92,7 @@ def test_ranges_reject_holes_in_the_padding_mask():
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_chunked_attention_equals_sdpa(side):
     torch.manual_seed(0)
-    model = LumosForVideoGeneration(tiny_config(attention_chunk_size=16)).eval()
+    model = LumosForVideoGeneration(tiny_config(query_chunk_size=16)).eval()
     ids, mask = padded_batch(SEQUENCES, side)
     outputs = {}
     for implementation in ("sdpa", "block_causal_chunked"):
@@ -105,7 +105,7 @@ def test_chunked_attention_equals_sdpa(side):
 
 def test_chunked_attention_gradients_equal_eager():
     torch.manual_seed(0)
-    model = LumosForVideoGeneration(tiny_config(attention_chunk_size=16)).train()
+    model = LumosForVideoGeneration(tiny_config(query_chunk_size=16)).train()
     ids = torch.tensor([video_sequence(5, 3)])
     labels = torch.where(ids >= 65536, ids, -100)
     grads = {}

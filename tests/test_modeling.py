@@ -83,6 +83,15 @@ def test_kv_cache_frame_by_frame_equals_full_forward(model):
     assert (torch.cat(pieces, dim=1) - full).abs().max() < 1e-5
 
 
+def test_cache_from_config_keeps_every_token():
+    """transformers builds sliding-window cache layers from some config fields; a Lumos cache must keep everything."""
+    cache = LumosCache(config=tiny_config(query_chunk_size=4))
+    assert not any(cache.is_sliding)
+    keys = torch.zeros(1, 2, 3000, 32)
+    cache.update(keys, keys, 0)
+    assert cache.get_seq_length() == 3000
+
+
 def test_kv_cache_crop_and_explicit_positions(model):
     """Dropping a frame's K/V with `crop` and re-running gives the same logits; explicit positions also work."""
     ids = torch.tensor([video_sequence(5, 2)])

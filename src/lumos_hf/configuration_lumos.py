@@ -91,7 +91,9 @@ class LumosConfig(PreTrainedConfig):
     swin_norm: bool = False
     model_parallel_size: int = 1
     attention_dropout: float = 0.0
-    attention_chunk_size: int = 1024
+    # Queries per chunk of the `block_causal_chunked` attention (not `attention_chunk_size`, which transformers'
+    # caches read as Llama-4 chunked attention).
+    query_chunk_size: int = 1024
     use_cache: bool = True
     tie_word_embeddings: bool = False
     rope_parameters: RopeParameters | dict | None = None

@@ -410,7 +410,7 @@ class LumosModel(LumosPreTrainedModel):
 
         implementation = self.config._attn_implementation
         if implementation == BLOCK_CAUSAL_CHUNKED:
-            mask = block_causal_ranges(frame_ids, attention_mask, query_length, self.config.attention_chunk_size)
+            mask = block_causal_ranges(frame_ids, attention_mask, query_length, self.config.query_chunk_size)
         elif implementation == "flex_attention":
             ranges = block_causal_ranges(frame_ids, attention_mask, query_length)
             mask = block_causal_block_mask(ranges, kv_length=frame_ids.shape[1])
