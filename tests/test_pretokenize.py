@@ -227,3 +227,19 @@ def test_manifests_and_bad_options(tmp_path, manifest, components):
     with pytest.raises(ValueError, match="not a pretokenize output"):
         run_pretokenize(mapping, tmp_path / "foreign", components)
     assert os.listdir(tmp_path / "foreign") == ["notes.txt"]
+
+
+def test_training_example_reads_the_pretokenized_dataset(uninterrupted, tmp_path):
+    from test_lora import load_example
+
+    overrides = "hidden_size=64,intermediate_size=128,num_hidden_layers=2,num_attention_heads=2,head_dim=32"
+    argv = [
+        "--config_name", "lumos-1-1b", "--config_overrides", overrides,
+        "--dataset", str(uninterrupted), "--stage", "image", "--output_dir", str(tmp_path / "run"),
+        "--max_steps", "2", "--per_device_train_batch_size", "1", "--save_strategy", "no",
+        "--report_to", "none", "--use_cpu", "--disable_tqdm", "true",
+    ]  # fmt: skip
+    trainer = load_example("train_lumos").main(argv)
+    assert len(trainer.train_dataset) == 1 and trainer.train_dataset[0]["kind"] == "image"
+    assert trainer.state.global_step == 2
+    assert (tmp_path / "run" / "model.safetensors").exists()
