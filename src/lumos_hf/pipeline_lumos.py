@@ -28,6 +28,7 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput, logging, replace_example_docstring
 from diffusers.video_processor import VideoProcessor
+from transformers.cache_utils import Cache
 
 from .modeling_lumos import LumosForVideoGeneration
 from .processing_lumos import LumosProcessor
@@ -214,6 +215,13 @@ class LumosPipeline(DiffusionPipeline):
         callback_on_step_end_tensor_inputs: list[str] | None,
     ) -> None:
         """Raise `TypeError` / `ValueError` naming the argument and the accepted values."""
+        vocab_sizes = {
+            "transformer.config.video_vocab_size": self.transformer.config.video_vocab_size,
+            "processor.video_vocab_size": self.processor.video_vocab_size,
+            "video_tokenizer.codebook_size": self.video_tokenizer.codebook_size,
+        }
+        if len(set(vocab_sizes.values())) > 1:
+            raise ValueError(f"the components disagree on the video vocabulary: {vocab_sizes}")
         if isinstance(prompt, str):
             num_prompts = 1
         elif isinstance(prompt, (list, tuple)) and all(isinstance(p, str) for p in prompt):
@@ -457,14 +465,7 @@ class LumosPipeline(DiffusionPipeline):
         # would make `LumosCache(config=...)` a 1024-token sliding-window cache). Its class comes from the
         # transformer's own module: remote code may load the transformer from another copy of the modeling code.
         cache = sys.modules[type(self.transformer).__module__].LumosCache()
-        self.transformer(
-            prefix_ids,
-            attention_mask=attention_mask,
-            past_key_values=cache,
-            use_cache=True,
-            video_logits_only=True,
-            logits_to_keep=1,
-        )
+        self._extend(cache, prefix_ids, attention_mask)
         frame_mask = attention_mask.new_ones(attention_mask.shape[0], frame_length)
 
         # 3. AR-DF: frame by frame, N masked-diffusion steps each.
@@ -480,19 +481,12 @@ class LumosPipeline(DiffusionPipeline):
             for frame_index in range(given_frames, total_frames):
                 sample = torch.zeros(batch_size, rows * cols, dtype=torch.long, device=device)
                 is_masked = torch.ones(batch_size, rows * cols, dtype=torch.bool, device=device)
+                frame = scaffold.repeat(num_branches * batch_size, 1)
+                attention_mask = torch.cat([attention_mask, frame_mask], dim=1)
                 for t in timesteps:
-                    frame = scaffold.repeat(num_branches * batch_size, 1)
-                    frame[:, video_positions] = torch.where(is_masked, mask_token_id, sample + offset).repeat(
-                        num_branches, 1
-                    )
-                    logits = self.transformer(
-                        frame,
-                        attention_mask=torch.cat([attention_mask, frame_mask], dim=1),
-                        past_key_values=cache,
-                        use_cache=True,
-                        video_logits_only=True,
-                        logits_to_keep=video_positions,
-                    ).logits
+                    shown = torch.where(is_masked, mask_token_id, sample + offset)
+                    frame[:, video_positions] = shown.repeat(num_branches, 1)
+                    logits = self._extend(cache, frame, attention_mask, logits_to_keep=video_positions)
                     cache.crop(-frame_length)
                     if self.do_classifier_free_guidance:
                         logits = guided_logits(logits, guidance_scale)
@@ -508,19 +502,10 @@ class LumosPipeline(DiffusionPipeline):
                     step += 1
                     progress_bar.update()
                 latents[:, frame_index] = sample
-                if frame_index < total_frames - 1:
-                    frame = scaffold.repeat(batch_size, 1)
-                    frame[:, video_positions] = sample + offset
-                    self._apply_history_mask(frame.unsqueeze(1), history)
-                    self.transformer(
-                        frame.repeat(num_branches, 1),
-                        attention_mask=torch.cat([attention_mask, frame_mask], dim=1),
-                        past_key_values=cache,
-                        use_cache=True,
-                        video_logits_only=True,
-                        logits_to_keep=1,
-                    )
-                    attention_mask = torch.cat([attention_mask, frame_mask], dim=1)
+                if frame_index < total_frames - 1:  # commit the partially observed frame (not after the last)
+                    frame[:, video_positions] = (sample + offset).repeat(num_branches, 1)
+                    self._apply_history_mask(frame.unsqueeze(1), history.repeat(num_branches, 1))
+                    self._extend(cache, frame, attention_mask)
         del cache
 
         # 4. Decode.
@@ -562,6 +547,26 @@ class LumosPipeline(DiffusionPipeline):
         if self._save_remote_code:
             config |= write_remote_code(self, root)
         (root / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    def _extend(
+        self,
+        cache: Cache,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.LongTensor,
+        logits_to_keep: int | torch.LongTensor = 1,
+    ) -> torch.Tensor:
+        """Run `input_ids [R, L]` after the cached tokens (`attention_mask [R, P + L]`); the cache grows by L.
+
+        Returns the video logits `[R, len(logits_to_keep), V]` (by default of the last position only).
+        """
+        return self.transformer(
+            input_ids,
+            attention_mask=attention_mask,
+            past_key_values=cache,
+            use_cache=True,
+            video_logits_only=True,
+            logits_to_keep=logits_to_keep,
+        ).logits
 
     def _apply_history_mask(self, frames: torch.LongTensor, history: torch.BoolTensor) -> None:
         """In place: replace the masked content tokens of `frames [R, T, L_f]` by MASK (`history [R, N]`)."""
