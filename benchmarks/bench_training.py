@@ -205,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True
             )
             if done.returncode:
-                results.append({"config": name, "error": done.stderr.strip().splitlines()[-1]})
+                lines = done.stderr.strip().splitlines()
+                reason = lines[-1] if lines else f"exit status {done.returncode}"
+                if done.returncode == -9:
+                    reason += " (killed: out of memory?)"
+                results.append({"config": name, "error": reason})
             else:
                 results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), file=sys.stderr)

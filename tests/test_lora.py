@@ -137,8 +137,11 @@ def test_adapter_in_a_pipeline(trained, tmp_path):
 
     pipe = LumosPipeline(
         transformer=LumosForVideoGeneration.from_pretrained(trained["root"] / "base"),
-        video_tokenizer=CosmosDiscreteVideoTokenizer(channels=8, channels_mult=(1, 1), num_res_blocks=1),
-        processor=LumosProcessor(build_tiny_chameleon_tokenizer()),
+        # The tiny model has 64 video ids: FSQ levels (4, 4, 4) give a 64-entry codebook.
+        video_tokenizer=CosmosDiscreteVideoTokenizer(
+            channels=8, channels_mult=(1, 1), num_res_blocks=1, levels=(4, 4, 4)
+        ),
+        processor=LumosProcessor(build_tiny_chameleon_tokenizer(), video_vocab_size=64),
         scheduler=ARDFScheduler(),
     )
     load_lora_into_pipeline(pipe, trained["adapter"])  # merged: a plain LumosForVideoGeneration again
