@@ -141,7 +141,7 @@ def run_lora_1b(args: argparse.Namespace) -> dict:
     config = LumosConfig.from_preset("lumos-1-1b", use_cache=False)
     config._attn_implementation = "flex_attention"
     model = LumosForVideoGeneration(config).to("cuda", torch.bfloat16)
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.activation_checkpointing_enable()
     model = add_lora_adapter(model, r=16)
     model.train()
     trainable, total = count_trainable_parameters(model)

@@ -2,7 +2,7 @@
 """LoRA fine-tuning of Lumos-1 with AR-DF (PEFT + `transformers.Trainer`) on a pre-tokenized dataset.
 
     python examples/train_lora.py --model_name_or_path lumos-1-1b-hf --dataset data/pretokenized-384p \
-        --output_dir runs/lora --lora_r 16 --bf16 --gradient_checkpointing --per_device_train_batch_size 1 \
+        --output_dir runs/lora --lora_r 16 --bf16 --activation_checkpointing --per_device_train_batch_size 1 \
         --learning_rate 1e-4 --max_steps 2000
 
 The adapter (LoRA on every attention and MLP projection by default) is saved to `--output_dir`. Options:

@@ -4,7 +4,7 @@
 Single process:
 
     python examples/train_lumos.py --model_name_or_path lumos-1-1b-hf --dataset data/pretokenized-256p \
-        --stage image --output_dir runs/stage1 --bf16 --gradient_checkpointing \
+        --stage image --output_dir runs/stage1 --bf16 --activation_checkpointing \
         --per_device_train_batch_size 4 --max_steps 10000
 
 Several processes or GPUs (DDP, FSDP or DeepSpeed ZeRO: see `examples/accelerate_configs/`):

@@ -159,7 +159,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
         model = tiny_model()
         model.train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()
         loss = model(**batch).loss
         loss.backward()
         results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
@@ -170,7 +170,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
 
 
 def test_trainer_bf16_with_gradient_checkpointing(tmp_path):
-    args = training_args(tmp_path, max_steps=3, bf16=True, gradient_checkpointing=True)
+    args = training_args(tmp_path, max_steps=3, bf16=True, activation_checkpointing=True)
     trainer = make_trainer(tiny_model(), args, synthetic_samples(6))
     trainer.train()
     losses = step_losses(trainer)
