@@ -211,6 +211,7 @@ def test_manifests_and_bad_options(tmp_path, manifest, components):
     for kwargs, match in [
         ({"num_frames": 24}, "1 \\+ 4k"),
         ({"fps": 0}, "fps"),
+        ({"fps": 196}, "at most 195"),
         ({"size": (64, 30)}, "multiples of 32"),
         ({"shard_size": 0}, "shard_size"),
         ({"num_workers": -1}, "num_workers"),

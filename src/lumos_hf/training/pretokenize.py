@@ -43,6 +43,8 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from ..tokens import NUM_SIZE_TOKENS
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -197,6 +199,7 @@ def pretokenize(
         "num_frames": num_frames,
         "target_size": target_size,
         "size": list(size) if size is not None else None,
+        "dtype": dtype,
         "video_tokenizer": str(video_tokenizer),
         "processor": str(processor),
     }
@@ -262,6 +265,8 @@ def _check_options(
     for name, value in (("fps", fps), ("num_frames", num_frames), ("target_size", target_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if fps >= NUM_SIZE_TOKENS:
+        raise ValueError(f"fps must be at most {NUM_SIZE_TOKENS - 1} (a size token), got {fps}")
     if (num_frames - 1) % 4:
         raise ValueError(f"num_frames must be 1 + 4k (1, 5, ..., 25, ...), got {num_frames}")
     if size is not None and (len(size) != 2 or any(not isinstance(s, int) or s < 32 or s % 32 for s in size)):
