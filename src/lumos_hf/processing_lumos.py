@@ -66,6 +66,24 @@ class LumosProcessor(ProcessorMixin):
 
     Shapes: `h = H / 8` latent rows and `w = W / 8` latent columns per frame, `T = 1 + (num_frames - 1) / 4` latent
     frames; a frame takes `h * (w + 1) + 4` tokens. Latent grids hold FSQ indices in `[0, video_vocab_size)`.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from lumos_hf import LumosProcessor
+    >>> from lumos_hf.testing import build_tiny_chameleon_tokenizer
+
+    >>> processor = LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer())
+    >>> inputs = processor(["a hawk", "a duckling on red dirt"], height=32, width=64, num_frames=9, fps=4)
+    >>> inputs["input_ids"].shape[0], int(inputs["num_latent_frames"])  # left-padded prompts, 3 latent frames
+    (2, 3)
+    >>> frame = processor.frame_tokens(torch.arange(32).view(4, 8))  # [8197, size(1), size(2), rows..., 8196]
+    >>> len(frame), frame[:3].tolist()
+    (40, [8197, 8805, 8806])
+    >>> [grid.shape for grid in processor.parse_video_tokens(torch.tensor([9004, 8805, 8805, *frame.tolist(), 9005]))]
+    [torch.Size([1, 4, 8])]
+    ```
     """
 
     def __init__(

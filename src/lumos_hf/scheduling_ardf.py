@@ -64,6 +64,26 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         temperature: logits are divided by it before sampling (1.0: official).
 
     The timesteps are the step indices `0 .. N-1` in the order they run.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from lumos_hf import ARDFScheduler
+
+    >>> scheduler = ARDFScheduler()
+    >>> scheduler.set_timesteps(8)
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> sample = torch.zeros(1, 32, dtype=torch.long)
+    >>> is_masked = torch.ones(1, 32, dtype=torch.bool)  # a fresh frame of 32 video tokens
+    >>> counts = []
+    >>> for step in scheduler.timesteps:
+    ...     logits = torch.randn(1, 32, 64, generator=generator)  # the model's video logits
+    ...     sample, is_masked = scheduler.step(logits, int(step), sample, is_masked, generator=generator, return_dict=False)
+    ...     counts.append(int(is_masked.sum()))
+    >>> counts  # still masked after each step: the cosine schedule, all revealed at the end
+    [31, 29, 26, 22, 17, 12, 6, 0]
+    ```
     """
 
     order = 1

@@ -107,6 +107,22 @@ class ARDFDataCollator:
         pad_token_id, mask_token_id: padding and MASK ids.
 
     Returns (from `__call__`): `input_ids`, `attention_mask` (1 = real token) and `labels`, each `[B, L]` long.
+
+    Example:
+
+    ```python
+    >>> from lumos_hf import ARDFDataCollator
+
+    >>> frame = [8197, 8805, 8805, *([65536 + 7] * 4 + [8803]) * 4, 8196]  # a 32x32 frame: 24 tokens, 20 content
+    >>> video = [0, 500, 8710, 9004, 8806, 8805, *frame, *frame, 9005, 8710]
+    >>> image = [0, 501, 8710, 9004, 8805, 8805, *frame, 9005, 8710]
+    >>> collator = ARDFDataCollator(seed=0)
+    >>> batch = collator([{"input_ids": video}, {"input_ids": image}])
+    >>> batch["input_ids"].shape, batch["attention_mask"].sum(-1).tolist()
+    (torch.Size([2, 56]), [56, 32])
+    >>> bool(((batch["labels"] == -100) | (batch["labels"] >= 65536)).all())  # only masked video tokens are scored
+    True
+    ```
     """
 
     masking_mode: MaskingMode = "tube"

@@ -166,6 +166,21 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         levels (`tuple[int, ...]`, defaults to `(8, 8, 8, 5, 5, 5)`): FSQ levels, one per code channel.
         spatial_compression (`int`, defaults to 8): spatial down-sampling factor.
         temporal_compression (`int`, defaults to 4): temporal down-sampling factor.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from lumos_hf import CosmosDiscreteVideoTokenizer
+
+    >>> tokenizer = CosmosDiscreteVideoTokenizer(channels=16)  # tiny; the default config is the real DV4x8x8
+    >>> video = torch.rand(1, 3, 9, 32, 64) * 2 - 1  # [B, 3, T, H, W] in [-1, 1], T = 1 + 4k
+    >>> indices = tokenizer.encode(video)
+    >>> indices.shape, indices.dtype
+    (torch.Size([1, 3, 4, 8]), torch.int64)
+    >>> tokenizer.decode(indices).shape
+    torch.Size([1, 3, 9, 32, 64])
+    ```
     """
 
     _supports_gradient_checkpointing = False
