@@ -7,7 +7,7 @@
 
 Peak memory is measured in a fresh subprocess per configuration (`ru_maxrss` minus the RSS before the step).
 
-    python benchmarks/bench_model.py [--skip-long] [--skip-generic-flex]
+    python benchmarks/bench_model.py [--sections rope,long,loss] [--skip-long-training] [--skip-generic-flex]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def long_sequence_worker(attn_implementation: str) -> dict:
     }
 
 
-def bench_long(skip_generic_flex: bool) -> None:
+def bench_long(skip_generic_flex: bool, train: bool) -> None:
     from transformers.masking_utils import create_causal_mask
 
     from lumos_hf import LumosConfig, compute_mm_rope_layout
@@ -140,6 +140,8 @@ def bench_long(skip_generic_flex: bool) -> None:
     print(
         f"A dense [L, L] mask would take {length**2 / 2**30:.1f} GiB as bool, {4 * length**2 / 2**30:.1f} GiB as int32."
     )
+    if not train:
+        return
     result = run_worker("long", "block_causal_chunked")
     print(
         f"forward + backward, tiny fixture model, block_causal_chunked, fp32 CPU: forward {result['forward_s']:.1f} s, "
@@ -206,7 +208,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--skip-long", action="store_true")
+    parser.add_argument("--sections", default="rope,long,loss", help="comma-separated: rope, long, loss")
+    parser.add_argument("--skip-long-training", action="store_true", help="time the 90k-token mask only")
     parser.add_argument("--skip-generic-flex", action="store_true", help="skip the ~20 s create_block_mask timing")
     args = parser.parse_args()
     if args.worker:
@@ -215,10 +218,13 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    bench_mm_rope(args.repeats)
-    if not args.skip_long:
-        bench_long(args.skip_generic_flex)
-    bench_loss()
+    sections = args.sections.split(",")
+    if "rope" in sections:
+        bench_mm_rope(args.repeats)
+    if "long" in sections:
+        bench_long(args.skip_generic_flex, train=not args.skip_long_training)
+    if "loss" in sections:
+        bench_loss()
 
 
 if __name__ == "__main__":
