@@ -208,10 +208,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--sections", default="rope,long,loss", help="comma-separated: rope, long, loss")
     parser.add_argument("--skip-long-training", action="store_true", help="time the 90k-token mask only")
     parser.add_argument("--skip-generic-flex", action="store_true", help="skip the ~20 s create_block_mask timing")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.worker:
         kind, *rest = json.loads(args.worker)
         result = long_sequence_worker(*rest) if kind == "long" else loss_worker(*rest)
