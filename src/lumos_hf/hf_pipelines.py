@@ -17,18 +17,15 @@ task pipelines wrap the whole diffusers pipeline and forward the generation argu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from transformers import Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .modeling_lumos import LumosForVideoGeneration
-from .pipeline_lumos import LumosPipeline
-from .processing_lumos import LumosProcessor
-from .scheduling_ardf import ARDFScheduler
-from .video_tokenizer.modeling_cosmos_dv import CosmosDiscreteVideoTokenizer
+if TYPE_CHECKING:
+    from .modeling_lumos import LumosForVideoGeneration
+    from .pipeline_lumos import LumosPipeline
 
 BUCKET_TARGET_SIZE = 352  # the official 256p bucket family (448x256 for 16:9)
 GENERATION_ARGUMENTS = (
@@ -50,6 +47,8 @@ class LumosPipelineLoader:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str, **kwargs: Any) -> LumosPipeline:
+        from .pipeline_lumos import LumosPipeline
+
         dtype = kwargs.get("dtype")
         options = {"dtype": None if dtype in (None, "auto") else dtype}
         for key in ("revision", "token", "cache_dir", "local_files_only", "trust_remote_code"):
@@ -61,6 +60,11 @@ class LumosPipelineLoader:
 def pipeline_around(transformer: LumosForVideoGeneration) -> LumosPipeline:
     """The [`LumosPipeline`] of a remote-code folder whose root transformer `AutoModel` loaded (transformers'
     `pipeline(..., trust_remote_code=True)`): the other components come from the folder's sub-folders."""
+    from .pipeline_lumos import LumosPipeline
+    from .processing_lumos import LumosProcessor
+    from .scheduling_ardf import ARDFScheduler
+    from .video_tokenizer.modeling_cosmos_dv import CosmosDiscreteVideoTokenizer
+
     path = transformer.name_or_path
     return LumosPipeline(
         transformer=transformer,
@@ -86,6 +90,8 @@ class LumosTextToVideoPipeline(Pipeline):
     default_num_frames = 25
 
     def __init__(self, model: LumosPipeline | PreTrainedModel, **kwargs: Any):
+        from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+
         if isinstance(model, PreTrainedModel):
             model = pipeline_around(model)
         elif not isinstance(model, DiffusionPipeline):
@@ -164,7 +170,8 @@ TASKS: dict[str, type[LumosTextToVideoPipeline]] = {
 
 
 def register_pipelines() -> None:
-    """Register the Lumos tasks with transformers' `pipeline()` (idempotent)."""
+    """Register the Lumos tasks with transformers' `pipeline()` (idempotent; imports neither diffusers nor the
+    pipeline: they load when a task pipeline is built)."""
     for task, pipeline_class in TASKS.items():
         registered = PIPELINE_REGISTRY.supported_tasks.get(task, {})
         if registered.get("impl") is not pipeline_class:

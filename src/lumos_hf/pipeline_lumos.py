@@ -461,9 +461,9 @@ class LumosPipeline(DiffusionPipeline):
         history = history.to(device)
 
         # 2. Encode the prompt (and given frames) once into the KV cache of both branches.
-        # A config-free cache: full-attention layers whatever the config says (`LumosConfig.attention_chunk_size`
-        # would make `LumosCache(config=...)` a 1024-token sliding-window cache). Its class comes from the
-        # transformer's own module: remote code may load the transformer from another copy of the modeling code.
+        # A config-free cache of full-attention layers (a cache built from a config follows its sliding-window /
+        # chunk settings), of the class in the transformer's own module: remote code may load the transformer from
+        # another copy of the modeling code than this pipeline's.
         cache = sys.modules[type(self.transformer).__module__].LumosCache()
         self._extend(cache, prefix_ids, attention_mask)
         frame_mask = attention_mask.new_ones(attention_mask.shape[0], frame_length)
