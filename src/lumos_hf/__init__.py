@@ -39,6 +39,17 @@ _LAZY_IMPORTS: dict[str, str] = {
     "ARDFDataCollator": "training",
     "apply_ardf_mask": "training",
     "fill_video_placeholders": "training",
+    "pretokenize": "training.pretokenize",
+    "load_pretokenized": "training.pretokenize",
+    "LUMOS_LORA_TARGET_MODULES": "training.lora",
+    "get_lumos_lora_config": "training.lora",
+    "add_lora_adapter": "training.lora",
+    "load_lora_adapter": "training.lora",
+    "merge_lora_adapter": "training.lora",
+    "load_lora_into_pipeline": "training.lora",
+    "LumosTrainingArguments": "training.recipes",
+    "ResumableARDFCollator": "training.recipes",
+    "STAGE_RECIPES": "training.recipes",
 }
 
 __all__ = [
