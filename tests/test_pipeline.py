@@ -322,6 +322,7 @@ def test_example_docstring_runs(tmp_path, monkeypatch):
         ({"negative_prompt": ["a", "b"]}, ValueError, "negative_prompt must be one str"),
         ({"image": random_image(64, 64)}, ValueError, r"image\[0\] is 64x64 \(HxW\) but height x width is 32x64"),
         ({"image": random_image(), "num_frames": 1}, ValueError, "num_frames must be at least 5"),
+        ({"prompt": ["a", "b"], "image": [random_image()] * 3}, ValueError, "or a list of 2"),
         ({"image": random_image(), "video": random_image(frames=5)}, ValueError, "at most one of image"),
         ({"video": random_image(frames=5), "num_frames": 5}, ValueError, "num_frames must give more"),
         ({"video": random_image(frames=4)}, ValueError, "1 \\+ 4k frames"),

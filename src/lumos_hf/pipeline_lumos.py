@@ -281,7 +281,7 @@ class LumosPipeline(DiffusionPipeline):
             )
 
     def encode_conditioning(
-        self, frames: Any, name: str, height: int | None, width: int | None, num_frames: int, num_prompts: int
+        self, frames: Any, name: str, height: int, width: int, num_frames: int, num_prompts: int
     ) -> torch.LongTensor:
         """Encode the given image(s) or video(s) into latent frames with the video tokenizer.
 
@@ -290,7 +290,7 @@ class LumosPipeline(DiffusionPipeline):
                 array `[H, W, 3]` or a float tensor `[3, H, W]` in `[-1, 1]`; a video is a list of PIL images, a uint8
                 array `[F, H, W, 3]` or a float tensor `[3, F, H, W]` in `[-1, 1]`, with `F = 1 + 4k` frames.
             name: `"image"` or `"video"`, for error messages.
-            height, width: the requested size (None: the size of the given frames).
+            height, width: the requested size; the frames must have it.
             num_frames: the requested pixel frames; the given frames must give fewer latent frames.
             num_prompts: B.
 
@@ -300,8 +300,8 @@ class LumosPipeline(DiffusionPipeline):
         is_one = not isinstance(frames, (list, tuple)) or (
             name == "video" and all(isinstance(f, PIL.Image.Image) for f in frames)
         )
-        items = [frames] * num_prompts if is_one else list(frames)
-        if len(items) != num_prompts:
+        items = [frames] if is_one else list(frames)
+        if not is_one and len(items) != num_prompts:
             raise ValueError(f"{name} must be one {name} for all prompts or a list of {num_prompts} (one per prompt)")
         videos = []
         for index, item in enumerate(items):
@@ -316,7 +316,7 @@ class LumosPipeline(DiffusionPipeline):
                 )
             if (tensor.shape[1] - 1) % 4:
                 raise ValueError(f"{name}[{index}] must have 1 + 4k frames, got {tensor.shape[1]}")
-            if (height, width) != (None, None) and tuple(tensor.shape[2:]) != (height, width):
+            if tuple(tensor.shape[2:]) != (height, width):
                 raise ValueError(
                     f"{name}[{index}] is {tensor.shape[2]}x{tensor.shape[3]} (HxW) but height x width is "
                     f"{height}x{width}: resize or crop it (lumos_hf.video_io.bucket_crop) or pass matching height/width"
@@ -325,7 +325,7 @@ class LumosPipeline(DiffusionPipeline):
         if len({tuple(v.shape) for v in videos}) > 1:
             raise ValueError(f"every {name} must have the same size and frame count")
         batch = torch.stack(videos).to(device=self.video_tokenizer.device, dtype=self.video_tokenizer.dtype)
-        latents = self.video_tokenizer.encode(batch[:1] if is_one else batch).expand(num_prompts, -1, -1, -1)
+        latents = self.video_tokenizer.encode(batch).expand(num_prompts, -1, -1, -1)
         if latents.shape[1] >= self.processor.num_latent_frames(num_frames):
             raise ValueError(
                 f"{name} gives {latents.shape[1]} latent frames ({videos[0].shape[1]} frames): num_frames must give "
