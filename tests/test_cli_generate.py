@@ -37,7 +37,20 @@ def test_text_to_video(model_dir, tmp_path, capsys):
 
 def test_text_to_image(model_dir, tmp_path):
     output = tmp_path / "out.png"
-    common = ["--height", "32", "--width", "32", "--frames", "1", "--steps", "2", "--guidance", "3"]
+    common = [
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--frames",
+        "1",
+        "--steps",
+        "2",
+        "--guidance",
+        "3",
+        "--dtype",
+        "bfloat16",
+    ]
     assert run("a red cat", "--model", str(model_dir), "--output", str(output), *common) == 0
     assert PIL.Image.open(output).size == (32, 32)
 

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.startswith("cuda") else "float32"))
     pipe = LumosPipeline.from_pretrained(args.model, dtype=dtype, trust_remote_code=args.trust_remote_code)
+    if not device.startswith("cuda"):
+        pipe.video_tokenizer.to(torch.float32)  # torch's CPU 3D pooling has no bf16 / fp16 kernels
     pipe.to(device)
     frames = load_frames(args) if args.image or args.video else None
     result = pipe(
