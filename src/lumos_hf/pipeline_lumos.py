@@ -481,6 +481,7 @@ class LumosPipeline(DiffusionPipeline):
             for frame_index in range(given_frames, total_frames):
                 sample = torch.zeros(batch_size, rows * cols, dtype=torch.long, device=device)
                 is_masked = torch.ones(batch_size, rows * cols, dtype=torch.bool, device=device)
+                progress_bar.set_postfix(frame=f"{frame_index + 1}/{total_frames}")
                 frame = scaffold.repeat(num_branches * batch_size, 1)
                 attention_mask = torch.cat([attention_mask, frame_mask], dim=1)
                 for t in timesteps:
