@@ -16,6 +16,7 @@ MODULES = [
     "lumos_hf.training.collator",
     "lumos_hf.video_tokenizer.modeling_cosmos_dv",
     "lumos_hf.pipeline_lumos",
+    "lumos_hf.hf_pipelines",
 ]
 
 

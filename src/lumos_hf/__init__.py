@@ -1,6 +1,7 @@
 """lumos_hf: Lumos-1 autoregressive video generation as a transformers model and a diffusers pipeline.
 
-Importing the package registers `LumosConfig` / `LumosForVideoGeneration` with transformers' Auto classes. The
+Importing the package registers `LumosConfig` / `LumosForVideoGeneration` with transformers' Auto classes and the
+`text-to-video`, `text-to-image` and `image-to-video` tasks with `transformers.pipeline`. The
 components built on diffusers, datasets or video I/O are imported lazily (PEP 562), on first access.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from transformers import AutoConfig, AutoModel
 
 from .configuration_lumos import LUMOS_PRESETS, LumosConfig
+from .hf_pipelines import register_pipelines
 from .layout import MMRoPELayout, compute_mm_rope_layout
 from .modeling_lumos import LumosCache, LumosForVideoGeneration, LumosModel, LumosPreTrainedModel
 
@@ -19,9 +21,16 @@ __version__ = "0.1.0"
 
 AutoConfig.register(LumosConfig.model_type, LumosConfig, exist_ok=True)
 AutoModel.register(LumosConfig, LumosForVideoGeneration, exist_ok=True)
+register_pipelines()  # transformers' pipeline("text-to-video" | "text-to-image" | "image-to-video")
 
 # Public name → submodule, imported on first access.
 _LAZY_IMPORTS: dict[str, str] = {
+    "LumosPipeline": "pipeline_lumos",
+    "LumosPipelineOutput": "pipeline_lumos",
+    "reference_sample": "reference_sampler",
+    "LumosTextToVideoPipeline": "hf_pipelines",
+    "LumosTextToImagePipeline": "hf_pipelines",
+    "LumosImageToVideoPipeline": "hf_pipelines",
     "LumosProcessor": "processing_lumos",
     "ARDFScheduler": "scheduling_ardf",
     "ARDFSchedulerOutput": "scheduling_ardf",

@@ -7,11 +7,23 @@ task pipelines wrap the whole diffusers pipeline and forward the generation argu
 `pipeline("text-to-video", model=path, trust_remote_code=True)` (its `config.json` names this module's classes).
 
 ```python
+>>> import tempfile
 >>> from transformers import pipeline
->>> t2v = pipeline("text-to-video", model="path/to/lumos-pipeline")
->>> out = t2v("A hawk turns its head", num_frames=25, fps=12, num_inference_steps=50)
+>>> from lumos_hf import (ARDFScheduler, CosmosDiscreteVideoTokenizer, LumosConfig, LumosForVideoGeneration,
+...                       LumosPipeline, LumosProcessor)
+>>> from lumos_hf.testing import build_tiny_chameleon_tokenizer
+
+>>> config = LumosConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
+>>> pipe = LumosPipeline(transformer=LumosForVideoGeneration(config),  # tiny random components
+...                      video_tokenizer=CosmosDiscreteVideoTokenizer(channels=16),
+...                      processor=LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer()),
+...                      scheduler=ARDFScheduler())
+>>> path = tempfile.mkdtemp()
+>>> pipe.save_pretrained(path)
+>>> t2v = pipeline("text-to-video", model=path)
+>>> out = t2v("A hawk turns its head", height=32, width=64, num_frames=9, fps=8, num_inference_steps=2)
 >>> out["frames"][0].size, len(out["frames"]), out["fps"]
-((448, 256), 25, 12)
+((64, 32), 9, 8)
 ```
 """
 
