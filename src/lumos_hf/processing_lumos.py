@@ -40,9 +40,9 @@ from .tokens import (
     VIDEO_START_TOKEN_ID,
     VIDEO_TOKEN_OFFSET,
     VIDEO_VOCAB_SIZE,
-    number_token_ids,
     size_token_id,
 )
+from .training.collator import fill_video_placeholders
 
 IGNORE_INDEX = -100
 PIXELS_PER_SIZE_UNIT = 32  # size tokens count the frame height and width in units of 32 pixels
@@ -380,31 +380,30 @@ class LumosProcessor(ProcessorMixin):
 
         The frame count is `seconds * fps` and the fps is read from the sequence's own header
         `[9004, size(seconds), size(fps)]` (84 and 12 for the official 7 s, 12 fps samples; 1 and 1 for images).
-        Only the text before the first 9004 is searched (inside frames, 65539 and 65540 are video tokens).
+        Only the text before the first 9004 is searched (inside frames, 65539 and 65540 are video tokens). The rule
+        is `lumos_hf.training.fill_video_placeholders`, applied with this processor's token layout.
 
         Returns:
             `input_ids [L']` and, when `labels` is given, `labels [L']` with -100 on the (longer) text.
         """
         ids = torch.as_tensor(input_ids, dtype=torch.long)
         start = self._first_video_start(ids, "input_ids")
-        seconds, fps = (ids[start + 1 : start + 3] - self.size_token_offset).tolist()
-        if not (0 < seconds < NUM_SIZE_TOKENS and 0 < fps < NUM_SIZE_TOKENS):
-            raise ValueError(
-                f"input_ids: the video header must hold two size tokens, got {ids[start : start + 3].tolist()}"
-            )
-        numbers = {
-            self.frames_placeholder_token_id: number_token_ids(seconds * fps),
-            self.fps_placeholder_token_id: number_token_ids(fps),
-        }
-        text = [piece for token in ids[:start].tolist() for piece in numbers.get(token, [token])]
-        output = {"input_ids": torch.cat([torch.tensor(text, dtype=torch.long), ids[start:]])}
+        filled = fill_video_placeholders(
+            ids,
+            video_start_token_id=self.video_start_token_id,
+            size_token_offset=self.size_token_offset,
+            frames_placeholder_token_id=self.frames_placeholder_token_id,
+            fps_placeholder_token_id=self.fps_placeholder_token_id,
+        )
+        output = {"input_ids": filled}
         if labels is not None:
             labels = torch.as_tensor(labels, dtype=torch.long)
             if labels.shape != ids.shape:
                 raise ValueError(
                     f"labels must have the shape of input_ids {tuple(ids.shape)}, got {tuple(labels.shape)}"
                 )
-            output["labels"] = torch.cat([torch.full((len(text),), IGNORE_INDEX), labels[start:]])
+            text_length = filled.shape[0] - (ids.shape[0] - start)
+            output["labels"] = torch.cat([torch.full((text_length,), IGNORE_INDEX), labels[start:]])
         return output
 
     def _first_video_start(self, ids: torch.LongTensor, name: str) -> int:

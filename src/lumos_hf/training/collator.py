@@ -31,7 +31,14 @@ from .masking import (
 )
 
 
-def fill_video_placeholders(input_ids: torch.LongTensor) -> torch.LongTensor:
+def fill_video_placeholders(
+    input_ids: torch.LongTensor,
+    *,
+    video_start_token_id: int = VIDEO_START_TOKEN_ID,
+    size_token_offset: int = SIZE_TOKEN_OFFSET,
+    frames_placeholder_token_id: int = FRAMES_PLACEHOLDER_TOKEN_ID,
+    fps_placeholder_token_id: int = FPS_PLACEHOLDER_TOKEN_ID,
+) -> torch.LongTensor:
     """Replace the frame-count and fps placeholders (65539 / 65540) of official pre-tokenized text by number tokens.
 
     The video header `[9004, size(d), size(fps)]` gives the duration d (seconds) and fps; the frame count is
@@ -41,19 +48,21 @@ def fill_video_placeholders(input_ids: torch.LongTensor) -> torch.LongTensor:
 
     Args:
         input_ids: `[L]` token ids.
+        video_start_token_id, size_token_offset, frames_placeholder_token_id, fps_placeholder_token_id: the token
+            layout (official defaults).
 
     Returns:
         `[L']` token ids with each placeholder replaced by the digit tokens of its number.
     """
-    video_starts = (input_ids == VIDEO_START_TOKEN_ID).nonzero()
+    video_starts = (input_ids == video_start_token_id).nonzero()
     text = input_ids[: int(video_starts[0])] if video_starts.numel() else input_ids
-    placeholders = (text == FRAMES_PLACEHOLDER_TOKEN_ID) | (text == FPS_PLACEHOLDER_TOKEN_ID)
+    placeholders = (text == frames_placeholder_token_id) | (text == fps_placeholder_token_id)
     if not placeholders.any():
         return input_ids
-    duration, fps = _video_header(input_ids)
+    duration, fps = _video_header(input_ids, video_start_token_id, size_token_offset)
     numbers = {
-        FRAMES_PLACEHOLDER_TOKEN_ID: number_token_ids(duration * fps),
-        FPS_PLACEHOLDER_TOKEN_ID: number_token_ids(fps),
+        frames_placeholder_token_id: number_token_ids(duration * fps),
+        fps_placeholder_token_id: number_token_ids(fps),
     }
     pieces, start = [], 0
     for index in placeholders.nonzero().squeeze(-1).tolist():  # a few placeholders, not a loop over tokens
@@ -62,16 +71,20 @@ def fill_video_placeholders(input_ids: torch.LongTensor) -> torch.LongTensor:
     return torch.cat([*pieces, input_ids[start:]])
 
 
-def _video_header(input_ids: torch.LongTensor) -> tuple[int, int]:
+def _video_header(
+    input_ids: torch.LongTensor,
+    video_start_token_id: int = VIDEO_START_TOKEN_ID,
+    size_token_offset: int = SIZE_TOKEN_OFFSET,
+) -> tuple[int, int]:
     """Duration (seconds) and fps from the size tokens after the first video start token (9004)."""
-    start = _video_start(input_ids)
-    header = input_ids[start + 1 : start + 3] - SIZE_TOKEN_OFFSET
+    start = _video_start(input_ids, video_start_token_id)
+    header = input_ids[start + 1 : start + 3] - size_token_offset
     if header.shape[0] < 2:
-        raise ValueError(f"input_ids ends before its video header [{VIDEO_START_TOKEN_ID}, size(seconds), size(fps)]")
+        raise ValueError(f"input_ids ends before its video header [{video_start_token_id}, size(seconds), size(fps)]")
     if ((header < 0) | (header >= NUM_SIZE_TOKENS)).any():
         raise ValueError(
-            f"the video header must be [{VIDEO_START_TOKEN_ID}, size(seconds), size(fps)] with size tokens "
-            f"{SIZE_TOKEN_OFFSET}..{SIZE_TOKEN_OFFSET + NUM_SIZE_TOKENS - 1}, got ids {(header + SIZE_TOKEN_OFFSET).tolist()}"
+            f"the video header must be [{video_start_token_id}, size(seconds), size(fps)] with size tokens "
+            f"{size_token_offset}..{size_token_offset + NUM_SIZE_TOKENS - 1}, got ids {(header + size_token_offset).tolist()}"
         )
     duration, fps = header.tolist()
     return duration, fps
@@ -244,9 +257,9 @@ def _as_1d_long(values: Any, name: str) -> torch.LongTensor:
     return tensor.long()
 
 
-def _video_start(input_ids: torch.LongTensor) -> int:
+def _video_start(input_ids: torch.LongTensor, video_start_token_id: int = VIDEO_START_TOKEN_ID) -> int:
     """Index of the first video start token (9004)."""
-    starts = (input_ids == VIDEO_START_TOKEN_ID).nonzero()
+    starts = (input_ids == video_start_token_id).nonzero()
     if starts.numel() == 0:
-        raise ValueError(f"input_ids has no video start token ({VIDEO_START_TOKEN_ID})")
+        raise ValueError(f"input_ids has no video start token ({video_start_token_id})")
     return int(starts[0])
