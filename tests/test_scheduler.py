@@ -178,3 +178,15 @@ def test_bad_step_inputs():
         scheduler.step(logits, 0, sample + VOCAB, ~is_masked)
     with pytest.raises(ValueError, match="list of B = 2"):
         scheduler.step(logits, 0, sample, is_masked, generator=[torch.Generator()])
+
+
+def test_sampling_follows_the_distribution_and_skips_zero_probabilities():
+    from lumos_hf.scheduling_ardf import _multinomial
+
+    probs = torch.tensor([0.1, 0.0, 0.6, 0.3]).expand(2, 50000, 4)
+    draws = _multinomial(probs, [torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)])
+    frequencies = torch.bincount(draws.flatten(), minlength=4) / draws.numel()
+    assert frequencies[1] == 0
+    assert torch.allclose(frequencies, torch.tensor([0.1, 0.0, 0.6, 0.3]), atol=0.01)
+    again = _multinomial(probs[:1], torch.Generator().manual_seed(1))
+    assert torch.equal(again, draws[1:])  # one generator per row gives that row's own draws

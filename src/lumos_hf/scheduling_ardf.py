@@ -245,17 +245,23 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
 
 
 def _multinomial(probs: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.LongTensor:
-    """One draw per position from `probs [B, N, V]` -> `[B, N]`, on each generator's device."""
-    vocab_size = probs.shape[-1]
+    """One draw per position from `probs [B, N, V]` -> `[B, N]`, by inverse CDF on the probabilities' device.
 
-    def draw(rows: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        device = gen.device if gen is not None else rows.device
-        flat = rows.reshape(-1, vocab_size).to(device)
-        return torch.multinomial(flat, 1, generator=gen).to(probs.device).view(rows.shape[:-1])
+    Only the `[B, N]` uniforms come from each generator (on its own device), so a CPU generator with a CUDA pipeline
+    moves B·N numbers, not the `[B, N, V]` probabilities; tokens of probability 0 (top-k) are never drawn.
+    """
+
+    def uniforms(shape: torch.Size, gen: torch.Generator | None) -> torch.Tensor:
+        device = gen.device if gen is not None else probs.device
+        return torch.rand(shape, generator=gen, device=device).to(probs.device)
 
     if isinstance(generator, list):
-        return torch.stack([draw(probs[b], gen) for b, gen in enumerate(generator)])
-    return draw(probs, generator)
+        u = torch.stack([uniforms(probs.shape[1:-1], gen) for gen in generator])
+    else:
+        u = uniforms(probs.shape[:-1], generator)
+    cdf = probs.float().cumsum(-1)
+    index = torch.searchsorted(cdf, (u * cdf[..., -1])[..., None], right=True).squeeze(-1)
+    return index.clamp_max(probs.shape[-1] - 1)
 
 
 def _gumbel_noise(
