@@ -312,3 +312,31 @@ def test_config_validation_and_presets():
         tiny_config(model_parallel_size=3)
     with pytest.raises(Exception, match="mm_rope_channel_pattern"):
         tiny_config(hidden_size=64, num_attention_heads=4)
+
+
+def test_explicit_positions_are_used_and_cache_ids_stay_in_sync(model):
+    ids = torch.tensor([video_sequence(5, 2)])
+    layout = compute_mm_rope_layout(ids)
+    shifted = logits(model, ids, position_ids=layout.position_ids + 7)  # frame_ids derived, positions kept
+    assert not torch.allclose(shifted, logits(model, ids))
+    cache = LumosCache(config=model.config)
+    middle = (ids[0] == 8197).nonzero()[0].item() + 6
+    logits(model, ids[:, :middle], past_key_values=cache, use_cache=True)
+    with pytest.raises(ValueError, match="inside a frame"):
+        logits(model, ids[:, middle:], past_key_values=cache, use_cache=True)
+    assert cache.token_ids.shape[1] == cache.get_seq_length() == middle
+
+
+def test_wrapped_lm_head_is_not_bypassed(model):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    wrapped = get_peft_model(
+        LumosForVideoGeneration(model.config).eval(), LoraConfig(target_modules=["lm_head"], init_lora_weights=False)
+    )
+    ids = torch.tensor([video_sequence(5, 1)])
+    full = logits(wrapped, ids)
+    video = logits(wrapped, ids, video_logits_only=True)
+    assert torch.allclose(video, full[..., VIDEO_OFFSET : VIDEO_OFFSET + 64], atol=1e-6)
+    with pytest.raises(ValueError, match="keep lm_head out"):
+        wrapped(ids, labels=torch.where(ids >= VIDEO_OFFSET, ids, -100))

@@ -404,8 +404,10 @@ class LumosModel(LumosPreTrainedModel):
         query_length = inputs_embeds.shape[1]
 
         if position_ids is None or frame_ids is None:
-            position_ids, frame_ids = self._layout(input_ids, attention_mask, past_key_values, query_length)
-        elif isinstance(past_key_values, LumosCache) and input_ids is not None:
+            derived_positions, derived_frames = self._layout(input_ids, attention_mask, past_key_values, query_length)
+            position_ids = derived_positions if position_ids is None else position_ids
+            frame_ids = derived_frames if frame_ids is None else frame_ids
+        if isinstance(past_key_values, LumosCache) and input_ids is not None:
             past_key_values.append_tokens(input_ids)
 
         implementation = self.config._attn_implementation
@@ -454,8 +456,6 @@ class LumosModel(LumosPreTrainedModel):
                     "compute them on the whole sequence with compute_mm_rope_layout(...) and slice the new tokens"
                 )
             full_ids = torch.cat([past_key_values.token_ids, input_ids], dim=-1)
-        if isinstance(past_key_values, LumosCache):
-            past_key_values.append_tokens(input_ids)
         config = self.config
         layout = compute_mm_rope_layout(
             full_ids,
@@ -546,6 +546,11 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
 
         loss = None
         if labels is not None:
+            if type(self.lm_head) is not nn.Linear:
+                raise ValueError(
+                    f"the chunked visual loss projects with lm_head.weight, but lm_head is a {type(self.lm_head).__name__}"
+                    " (e.g. a LoRA adapter): keep lm_head out of the adapter's target_modules"
+                )
             loss = visual_cross_entropy(
                 hidden_states,
                 self.lm_head.weight,
@@ -563,7 +568,10 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
             kept = hidden_states[:, slice_indices, :]
             if video_logits_only:
                 offset, size = self.config.video_token_offset, self.config.video_vocab_size
-                logits = F.linear(kept, self.lm_head.weight[offset : offset + size])
+                if type(self.lm_head) is nn.Linear:
+                    logits = F.linear(kept, self.lm_head.weight[offset : offset + size])
+                else:  # a wrapped head (PEFT, quantisation): run it, then keep the video columns
+                    logits = self.lm_head(kept)[..., offset : offset + size]
             else:
                 logits = self.lm_head(kept)
 

@@ -75,6 +75,11 @@ def get_lumos_lora_config(
         target_modules = list(target_modules)
         if not target_modules or not all(isinstance(name, str) for name in target_modules):
             raise TypeError("target_modules must be a non-empty sequence of module names or a regex string")
+        if "lm_head" in target_modules:
+            raise ValueError(
+                "target_modules must not include lm_head: the AR-DF loss projects with lm_head.weight directly "
+                "(chunked, video rows only), so an adapter on the head would get no gradient"
+            )
     if trainable_token_indices is not None:
         indices = list(trainable_token_indices)
         if not indices or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
