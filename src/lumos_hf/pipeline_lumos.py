@@ -384,7 +384,7 @@ class LumosPipeline(DiffusionPipeline):
             num_videos_per_prompt: videos per prompt; the batch is `B * num_videos_per_prompt` videos.
             generator: a list with one generator per video makes every video identical to a run of that video alone
                 with its generator. A single generator is shared by the whole batch: each step draws for all videos
-                at once (multinomial over `[B * h * w]` rows, then `[B, h * w]` Gumbel noise), so a video then depends
+                at once (`[B, h * w]` uniforms for the sampling, then `[B, h * w]` Gumbel noise), so a video then depends
                 on the batch it runs in.
             output_type: `"np"`, `"pt"`, `"pil"` or `"tokens"` (the latent grids, not decoded).
             return_dict: return a [`LumosPipelineOutput`] rather than a tuple.
