@@ -148,7 +148,7 @@ def _validate_frames(
     )
     if not bool(flags.any()):
         return
-    nested_, orphan_, room_, size_, count_, overflow_ = flags.tolist()
+    nested_, orphan_, room_, size_ = flags.tolist()[:4]  # otherwise the content does not fit the sizes
     if nested_:
         raise ValueError("malformed sequence: a frame start token (8197) appears inside an unfinished frame")
     if orphan_:

@@ -322,7 +322,7 @@ class LumosDecoderLayer(GradientCheckpointingLayer):
 
 class LumosPreTrainedModel(PreTrainedModel):
     config: LumosConfig
-    config_class = LumosConfig
+    config_class = LumosConfig  # the annotation is a string here (postponed annotations)
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["LumosDecoderLayer"]
