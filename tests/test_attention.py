@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_modeling import tiny_config, video_sequence
+from test_modeling import MIXED_SEQUENCES, padded_batch, tiny_config, video_sequence
 from transformers.masking_utils import create_causal_mask
 
 from lumos_hf import LumosForVideoGeneration, compute_mm_rope_layout
 from lumos_hf.attention_lumos import block_causal_block_mask, block_causal_ranges
-
-
-def padded_batch(sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(map(len, sequences))
-    ids = torch.ones(len(sequences), length, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, seq in enumerate(sequences):
-        span = slice(length - len(seq), length) if side == "left" else slice(0, len(seq))
-        ids[i, span] = torch.tensor(seq)
-        mask[i, span] = 1
-    return ids, mask
-
-
-SEQUENCES = [video_sequence(4, 2, seed=1), video_sequence(11, 1, n_h=1, n_w=2, seed=2), list(range(3, 20))]
 
 
 def reference_mask(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -59,7 +45,7 @@ def dense_from_block_mask(block_mask, batch_size: int, q_length: int, kv_length:
 @pytest.mark.parametrize("side", ["left", "right"])
 @pytest.mark.parametrize("block_size", [8, 16])
 def test_block_mask_equals_dense_reference(side, block_size):
-    ids, mask = padded_batch(SEQUENCES, side)
+    ids, mask = padded_batch(MIXED_SEQUENCES, side)
     layout = compute_mm_rope_layout(ids, mask)
     ranges = block_causal_ranges(layout.frame_ids, mask, ids.shape[1])
     block_mask = block_causal_block_mask(ranges, ids.shape[1], block_size=block_size)
@@ -93,7 +79,7 @@ def test_ranges_reject_holes_in_the_padding_mask():
 def test_chunked_attention_equals_sdpa(side):
     torch.manual_seed(0)
     model = LumosForVideoGeneration(tiny_config(query_chunk_size=16)).eval()
-    ids, mask = padded_batch(SEQUENCES, side)
+    ids, mask = padded_batch(MIXED_SEQUENCES, side)
     outputs = {}
     for implementation in ("sdpa", "block_causal_chunked"):
         model.set_attn_implementation(implementation)

@@ -117,16 +117,25 @@ def test_chunk_starting_inside_a_cached_frame_is_refused(model):
         logits(model, ids[:, middle:], past_key_values=cache, use_cache=True)
 
 
-@pytest.mark.parametrize("padding_side", ["left", "right"])
-def test_batch_of_different_lengths_equals_single(model, padding_side):
-    sequences = [video_sequence(4, 2, seed=1), video_sequence(11, 1, n_h=1, n_w=2, seed=2), list(range(3, 20))]
+def padded_batch(sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """`input_ids [B, L]` padded with 1 on `side` ("left" or "right") and the `attention_mask [B, L]`."""
     length = max(map(len, sequences))
     ids = torch.ones(len(sequences), length, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, seq in enumerate(sequences):
-        span = slice(length - len(seq), length) if padding_side == "left" else slice(0, len(seq))
+        span = slice(length - len(seq), length) if side == "left" else slice(0, len(seq))
         ids[i, span] = torch.tensor(seq)
         mask[i, span] = 1
+    return ids, mask
+
+
+MIXED_SEQUENCES = [video_sequence(4, 2, seed=1), video_sequence(11, 1, n_h=1, n_w=2, seed=2), list(range(3, 20))]
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_batch_of_different_lengths_equals_single(model, padding_side):
+    sequences = MIXED_SEQUENCES
+    ids, mask = padded_batch(sequences, padding_side)
     batched = logits(model, ids, attention_mask=mask)
     assert torch.isfinite(batched).all()
     for i, seq in enumerate(sequences):
