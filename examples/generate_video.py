@@ -21,7 +21,7 @@ from lumos_hf.pipeline_lumos import LumosPipeline
 from lumos_hf.processing_lumos import LumosProcessor
 from lumos_hf.scheduling_ardf import ARDFScheduler
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
-from lumos_hf.video_io import bucket_crop
+from lumos_hf.video_processing_lumos import bucket_crop
 from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
 
 

@@ -41,9 +41,13 @@ def main(argv: list[str] | None = None) -> Trainer:
     model.config.use_cache = False  # no KV cache in training
     dataset = load_training_dataset(data_args.dataset, streaming=data_args.streaming)
     train_dataset = prepare_stage_dataset(
-        dataset, training_args.stage, max_length=data_args.max_length, max_samples=data_args.max_train_samples
+        dataset,
+        training_args.stage,
+        max_length=data_args.max_length,
+        max_samples=data_args.max_train_samples,
+        token_layout=model.config.token_layout,
     )
-    collator = build_collator(training_args)
+    collator = build_collator(training_args, model.config.token_layout)
     trainer = Trainer(
         model=model,
         args=training_args,

@@ -13,7 +13,7 @@ import torch
 from accelerate.commands.config.config_args import ClusterConfig
 from accelerate.utils.dataclasses import get_module_class_from_name
 from safetensors.torch import load_file
-from test_training import TINY, synthetic_samples
+from utils import TINY, synthetic_samples
 
 from lumos_hf import LumosConfig, LumosForVideoGeneration
 from lumos_hf.modeling_lumos import LumosDecoderLayer

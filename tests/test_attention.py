@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_modeling import MIXED_SEQUENCES, padded_batch, tiny_config, video_sequence
 from transformers.masking_utils import create_causal_mask
+from utils import MIXED_SEQUENCES, padded_batch, tiny_config, video_sequence
 
 from lumos_hf import LumosForVideoGeneration, compute_mm_rope_layout
 from lumos_hf.attention_lumos import block_causal_block_mask, block_causal_ranges

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import PIL.Image
 import pytest
-from test_pipeline import build_tiny_pipeline
+from utils import build_tiny_pipeline
 
 from lumos_hf import cli
 
@@ -15,13 +15,6 @@ def model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_lumos_pipeline")
     build_tiny_pipeline().save_pretrained(path)
     return path
-
-
-@pytest.fixture(autouse=True)
-def generate_command(monkeypatch):
-    """Until `generate` is listed in `cli.COMMAND_MODULES`, add it for these tests."""
-    if "generate" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "generate"])
 
 
 def run(*argv: str) -> int:
@@ -70,5 +63,9 @@ def test_errors(model_dir, tmp_path):
         run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "x.png"), "--frames", "5")
     with pytest.raises(ValueError, match="multiples of 32"):
         run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "x.mp4"), "--height", "40", "--frames", "5")
-    with pytest.raises(SystemExit):
-        run("a cat", "--output", "x.mp4")  # --model is required
+    with pytest.raises(ValueError, match="must end in"):
+        run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "x.avi"))
+    (tmp_path / "taken.mp4").write_bytes(b"keep")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run("a cat", "--model", str(model_dir), "--output", str(tmp_path / "taken.mp4"))
+    assert (tmp_path / "taken.mp4").read_bytes() == b"keep"

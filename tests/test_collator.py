@@ -10,8 +10,8 @@ import torch
 from conftest import shared_path
 from torch.utils.data import DataLoader
 
-from lumos_hf.layout import compute_mm_rope_layout
 from lumos_hf.processing_lumos import LumosProcessor
+from lumos_hf.sequence_format import compute_mm_rope_layout, fill_video_placeholders
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
 from lumos_hf.tokens import (
     BOS_TOKEN_ID,
@@ -24,14 +24,12 @@ from lumos_hf.tokens import (
     VIDEO_END_TOKEN_ID,
     VIDEO_START_TOKEN_ID,
     VIDEO_TOKEN_OFFSET,
-    number_token_ids,
-    size_token_id,
 )
+from lumos_hf.tokens import OFFICIAL_TOKEN_LAYOUT as LAYOUT
 from lumos_hf.training import (
     ARDFDataCollator,
     apply_ardf_mask,
     diffusion_forcing_mask,
-    fill_video_placeholders,
     frame_content_positions,
     sample_mask_ratios,
     tube_mask,
@@ -65,13 +63,20 @@ def make_sample(
     """
     generator = torch.Generator().manual_seed(seed)
     text = (torch.randint(16399, 30000, (text_length,), generator=generator)).tolist()
-    ids = [BOS_TOKEN_ID, *text, SEP_TOKEN_ID, VIDEO_START_TOKEN_ID, size_token_id(duration), size_token_id(fps)]
+    ids = [
+        BOS_TOKEN_ID,
+        *text,
+        SEP_TOKEN_ID,
+        VIDEO_START_TOKEN_ID,
+        LAYOUT.size_token(duration),
+        LAYOUT.size_token(fps),
+    ]
     for _ in range(num_frames):
         tokens = torch.randint(
             VIDEO_TOKEN_OFFSET, VIDEO_TOKEN_OFFSET + 64000, (4 * rows, 4 * cols), generator=generator
         )
         lines = torch.cat([tokens, torch.full((4 * rows, 1), NEW_LINE_TOKEN_ID)], dim=1)
-        ids += [FRAME_START_TOKEN_ID, size_token_id(rows), size_token_id(cols), *lines.flatten().tolist()]
+        ids += [FRAME_START_TOKEN_ID, LAYOUT.size_token(rows), LAYOUT.size_token(cols), *lines.flatten().tolist()]
         ids.append(FRAME_END_TOKEN_ID)
     return [*ids, VIDEO_END_TOKEN_ID, SEP_TOKEN_ID]
 
@@ -86,11 +91,16 @@ def test_fill_video_placeholders_official(official):
     assert video["input_ids"][21] == 65539 and video["input_ids"][25] == 65540
     filled = fill_video_placeholders(torch.tensor(video["input_ids"]))
     # "... consisting of 84 frames at 12 frames per second": size(7) seconds x size(12) fps
-    assert filled[21:23].tolist() == number_token_ids(84) and filled[26:28].tolist() == number_token_ids(12)
+    assert filled[21:23].tolist() == LAYOUT.number_token_ids(84) and filled[26:28].tolist() == LAYOUT.number_token_ids(
+        12
+    )
     assert filled.shape[0] == len(video["input_ids"]) + 2
     assert filled[28:].tolist() == video["input_ids"][26:]
     filled_image = fill_video_placeholders(torch.tensor(image["input_ids"]))
-    assert filled_image[21].tolist() == number_token_ids(1)[0] and filled_image[25] == number_token_ids(1)[0]
+    assert (
+        filled_image[21].tolist() == LAYOUT.number_token_ids(1)[0]
+        and filled_image[25] == LAYOUT.number_token_ids(1)[0]
+    )
     assert filled_image.shape[0] == len(image["input_ids"])
     ours = torch.tensor(make_sample(2, 1, 2))  # our processor already wrote the numbers: no-op
     assert torch.equal(fill_video_placeholders(ours), ours)
@@ -103,7 +113,7 @@ def test_fill_video_placeholders_keeps_video_tokens():
     ids[first_content : first_content + 2] = [65539, 65540]
     ids[2] = 65539  # one placeholder in the text
     filled = fill_video_placeholders(torch.tensor(ids))
-    assert filled[2:4].tolist() == number_token_ids(24)
+    assert filled[2:4].tolist() == LAYOUT.number_token_ids(24)
     assert filled[first_content + 1 : first_content + 3].tolist() == [65539, 65540]
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -175,9 +173,3 @@ def test_cli_sub_command(tmp_path, cases):
     )
     assert args.func(args) == 0
     _assert_matches_official(CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "out").eval(), cases)
-
-
-def test_conversion_script_help():
-    script = ROOT / "conversion" / "convert_cosmos_tokenizer.py"
-    result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=True)
-    assert "--encoder" in result.stdout and "--autoencoder" in result.stdout

@@ -14,6 +14,7 @@ from packaging.requirements import Requirement
 from PIL import Image
 from safetensors.torch import load_file
 
+from lumos_hf.video_processing_lumos import frames_to_tensor
 from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer, CosmosDiscreteVideoTokenizerOutput
 from lumos_hf.video_tokenizer.conversion import convert_cosmos_tokenizer
 
@@ -81,9 +82,9 @@ def test_parity_with_official(converted, official_cases):
 @torch.no_grad()
 def test_parity_from_uint8_frames(converted, official_cases):
     frames = official_cases["pixels_uint8"].permute(1, 2, 3, 0).numpy()  # [T, H, W, 3]
-    assert torch.equal(converted.encode_frames(frames)[0], official_cases["indices"])
+    assert torch.equal(converted.encode(frames_to_tensor(frames)[None])[0], official_cases["indices"])
     images = [Image.fromarray(frame) for frame in frames]
-    assert torch.equal(converted.encode_frames(images)[0], official_cases["indices"])
+    assert torch.equal(converted.encode(frames_to_tensor(images)[None])[0], official_cases["indices"])
 
 
 @torch.no_grad()

@@ -11,8 +11,8 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from test_pipeline import build_tiny_pipeline
 from transformers import pipeline
+from utils import build_tiny_pipeline
 
 from lumos_hf.hf_pipelines import (
     LumosImageToVideoPipeline,

@@ -3,16 +3,14 @@ identical logits, trainable embeddings of new tokens, merging, loading into Lumo
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from peft import LoraConfig, PeftModel
-from test_training import TINY, synthetic_samples, tiny_model
+from utils import TINY, load_example, synthetic_samples, tiny_model
 
 from lumos_hf import LumosForVideoGeneration
 from lumos_hf.training.lora import (
@@ -27,14 +25,6 @@ from lumos_hf.training.lora import (
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NEW_TOKENS = [9100, 9101]  # <reserved09096>, <reserved09097>: repurposed as new tokens
-
-
-def load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 def probe_ids() -> torch.LongTensor:

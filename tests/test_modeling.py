@@ -7,24 +7,10 @@ import sys
 
 import pytest
 import torch
+from utils import MIXED_SEQUENCES, VIDEO_OFFSET, frame, padded_batch, tiny_config, video_sequence
 
 from lumos_hf import LumosCache, LumosConfig, LumosForVideoGeneration, compute_mm_rope_layout
 from lumos_hf.modeling_lumos import _check_flash_attention_allowed
-
-VIDEO_OFFSET = 65536
-
-
-def tiny_config(**kwargs) -> LumosConfig:
-    defaults = dict(
-        hidden_size=128,
-        intermediate_size=192,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        model_parallel_size=2,
-        video_vocab_size=64,
-    )
-    return LumosConfig(**{**defaults, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +24,6 @@ def model() -> LumosForVideoGeneration:
                 norm.bias.normal_(0.0, 0.2)
     model.set_attn_implementation("sdpa")
     return model
-
-
-def frame(n_h: int = 1, n_w: int = 1, generator: torch.Generator | None = None, masked_new_lines: bool = False):
-    """Token ids of one frame of (H, W) = (32 n_h, 32 n_w) px: 4 n_h rows of 4 n_w video tokens + a new line."""
-    rows = []
-    for _ in range(4 * n_h):
-        rows += (torch.randint(0, 64, (4 * n_w,), generator=generator) + VIDEO_OFFSET).tolist()
-        rows.append(9003 if masked_new_lines else 8803)
-    return [8197, 8804 + n_h, 8804 + n_w, *rows, 8196]
-
-
-def video_sequence(text_length: int, num_frames: int, n_h: int = 1, n_w: int = 1, seed: int = 0) -> list[int]:
-    g = torch.Generator().manual_seed(seed)
-    text = torch.randint(3, 8000, (text_length,), generator=g).tolist()
-    frames = [tok for _ in range(num_frames) for tok in frame(n_h, n_w, g)]
-    return [0, *text, 8710, 9004, 8806, 8816, *frames, 9005, 8710]
 
 
 def logits(model, ids, **kwargs) -> torch.Tensor:
@@ -78,9 +48,25 @@ def test_kv_cache_frame_by_frame_equals_full_forward(model):
     starts = (ids[0] == 8197).nonzero().flatten().tolist()
     bounds = [0, *starts, ids.shape[1]]
     cache = LumosCache(config=model.config)
-    pieces = [logits(model, ids[:, a:b], past_key_values=cache, use_cache=True) for a, b in zip(bounds, bounds[1:])]
+    pieces = [logits(model, ids[:, a:b], cache=cache, use_cache=True) for a, b in zip(bounds, bounds[1:])]
     assert cache.get_seq_length() == ids.shape[1]
     assert (torch.cat(pieces, dim=1) - full).abs().max() < 1e-5
+
+
+def test_cache_argument_and_its_deprecated_name(model):
+    """transformers 5.24 names the cache `cache` (inputs and outputs); `past_key_values` still works, with a
+    FutureWarning, as in Llama."""
+    ids = torch.tensor([video_sequence(5, 2)])
+    second = (ids[0] == 8197).nonzero().flatten()[1].item()
+    cache = LumosCache(config=model.config)
+    with torch.no_grad():
+        out = model(ids[:, :second], cache=cache, use_cache=True)
+    assert out.cache is cache and out.to_tuple()[-1] is cache  # the output field is `cache`
+    old_name = LumosCache(config=model.config)
+    with torch.no_grad(), pytest.warns(FutureWarning, match="past_key_values"):
+        model(ids[:, :second], past_key_values=old_name, use_cache=True)
+    assert old_name.get_seq_length() == second
+    assert torch.equal(logits(model, ids[:, second:], cache=cache), logits(model, ids[:, second:], cache=old_name))
 
 
 def test_cache_from_config_keeps_every_token():
@@ -97,11 +83,11 @@ def test_kv_cache_crop_and_explicit_positions(model):
     ids = torch.tensor([video_sequence(5, 2)])
     second = (ids[0] == 8197).nonzero().flatten()[1].item()
     cache = LumosCache(config=model.config)
-    logits(model, ids[:, :second], past_key_values=cache, use_cache=True)
-    first = logits(model, ids[:, second:], past_key_values=cache, use_cache=True)
+    logits(model, ids[:, :second], cache=cache, use_cache=True)
+    first = logits(model, ids[:, second:], cache=cache, use_cache=True)
     cache.crop(second - ids.shape[1])
     assert cache.get_seq_length() == second and cache.token_ids.shape[1] == second
-    again = logits(model, ids[:, second:], past_key_values=cache, use_cache=True)
+    again = logits(model, ids[:, second:], cache=cache, use_cache=True)
     assert torch.equal(first, again)
     layout = compute_mm_rope_layout(ids)
     explicit = logits(model, ids, position_ids=layout.position_ids, frame_ids=layout.frame_ids)
@@ -112,24 +98,9 @@ def test_chunk_starting_inside_a_cached_frame_is_refused(model):
     ids = torch.tensor([video_sequence(5, 1)])
     middle = (ids[0] == 8197).nonzero().item() + 6
     cache = LumosCache(config=model.config)
-    logits(model, ids[:, :middle], past_key_values=cache, use_cache=True)
+    logits(model, ids[:, :middle], cache=cache, use_cache=True)
     with pytest.raises(ValueError, match="inside a frame"):
-        logits(model, ids[:, middle:], past_key_values=cache, use_cache=True)
-
-
-def padded_batch(sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """`input_ids [B, L]` padded with 1 on `side` ("left" or "right") and the `attention_mask [B, L]`."""
-    length = max(map(len, sequences))
-    ids = torch.ones(len(sequences), length, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, seq in enumerate(sequences):
-        span = slice(length - len(seq), length) if side == "left" else slice(0, len(seq))
-        ids[i, span] = torch.tensor(seq)
-        mask[i, span] = 1
-    return ids, mask
-
-
-MIXED_SEQUENCES = [video_sequence(4, 2, seed=1), video_sequence(11, 1, n_h=1, n_w=2, seed=2), list(range(3, 20))]
+        logits(model, ids[:, middle:], cache=cache, use_cache=True)
 
 
 @pytest.mark.parametrize("padding_side", ["left", "right"])
@@ -155,12 +126,10 @@ def test_batched_cached_generation_with_left_padding(model):
         ids[i, length - len(p) :] = torch.tensor(p)
         mask[i, length - len(p) :] = 1
     cache = LumosCache(config=model.config)
-    logits(model, ids, attention_mask=mask, past_key_values=cache, use_cache=True)
+    logits(model, ids, attention_mask=mask, cache=cache, use_cache=True)
     chunk = torch.tensor([next_frame, next_frame])
     full_mask = torch.cat([mask, torch.ones_like(chunk)], dim=1)
-    cached = logits(
-        model, chunk, attention_mask=full_mask, past_key_values=cache, use_cache=True, video_logits_only=True
-    )
+    cached = logits(model, chunk, attention_mask=full_mask, cache=cache, use_cache=True, video_logits_only=True)
     for i, p in enumerate(prompts):
         single = logits(model, torch.tensor([p + next_frame]), video_logits_only=True)[0, -len(next_frame) :]
         assert (cached[i] - single).abs().max() < 1e-5
@@ -270,7 +239,7 @@ def test_gradient_checkpointing_gives_same_gradients():
         return [p.grad.clone() for p in model.parameters() if p.grad is not None]
 
     plain = grads()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     assert model.model.layers[0].gradient_checkpointing
     checkpointed = grads()
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, checkpointed))
@@ -330,9 +299,9 @@ def test_explicit_positions_are_used_and_cache_ids_stay_in_sync(model):
     assert not torch.allclose(shifted, logits(model, ids))
     cache = LumosCache(config=model.config)
     middle = (ids[0] == 8197).nonzero()[0].item() + 6
-    logits(model, ids[:, :middle], past_key_values=cache, use_cache=True)
+    logits(model, ids[:, :middle], cache=cache, use_cache=True)
     with pytest.raises(ValueError, match="inside a frame"):
-        logits(model, ids[:, middle:], past_key_values=cache, use_cache=True)
+        logits(model, ids[:, middle:], cache=cache, use_cache=True)
     assert cache.token_ids.shape[1] == cache.get_seq_length() == middle
 
 

@@ -10,33 +10,11 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from naive_sampler import naive_sample
+from utils import PROMPTS, SMALL, VOCAB, build_tiny_pipeline, generators, random_image
 
-from lumos_hf.configuration_lumos import LumosConfig
-from lumos_hf.modeling_lumos import LumosForVideoGeneration
-from lumos_hf.pipeline_lumos import EXAMPLE_DOC_STRING, LumosPipeline, LumosPipelineOutput, make_history_mask
-from lumos_hf.processing_lumos import LumosProcessor
-from lumos_hf.reference_sampler import reference_sample
-from lumos_hf.scheduling_ardf import ARDFScheduler
-from lumos_hf.testing import build_tiny_chameleon_tokenizer
-from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
-
-VOCAB = 64  # tiny FSQ codebook (levels 4, 4, 4) = the tiny model's video vocabulary
-PROMPTS = ["a red cat", "A small bird flying over the sea with trees in the background", "the dog"]
-
-
-def build_tiny_pipeline(dtype: torch.dtype = torch.float32, seed: int = 0) -> LumosPipeline:
-    torch.manual_seed(seed)
-    config = LumosConfig(
-        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, video_vocab_size=VOCAB
-    )
-    pipe = LumosPipeline(
-        transformer=LumosForVideoGeneration(config).eval().to(dtype),
-        video_tokenizer=CosmosDiscreteVideoTokenizer(channels=16, levels=(4, 4, 4)).eval(),
-        processor=LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer(), video_vocab_size=VOCAB),
-        scheduler=ARDFScheduler(),
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+from lumos_hf.pipeline_lumos import EXAMPLE_DOC_STRING, LumosPipeline, LumosPipelineOutput
+from lumos_hf.scheduling_ardf import ARDFScheduler, make_history_mask
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +28,6 @@ def pipe64(pipe) -> LumosPipeline:
     pipe64 = copy.deepcopy(pipe)
     pipe64.transformer.to(torch.float64)
     return pipe64
-
-
-def generators(count: int, seed: int = 0) -> list[torch.Generator]:
-    return [torch.Generator().manual_seed(seed + i) for i in range(count)]
-
-
-def random_image(height: int = 32, width: int = 64, frames: int | None = None, seed: int = 0) -> np.ndarray:
-    shape = (height, width, 3) if frames is None else (frames, height, width, 3)
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-
-
-SMALL = {"height": 32, "width": 64, "fps": 4, "output_type": "tokens"}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -83,7 +49,7 @@ def test_cached_generation_equals_reference(pipe64, prompts, history_mask, guida
     frames = pipe64(prompts, negative_prompt=negative_prompt, generator=gens, **SMALL, **kwargs).frames
     assert frames.shape == (len(prompts), 3, 4, 8)
     for index, prompt in enumerate(prompts):
-        expected = reference_sample(
+        expected = naive_sample(
             pipe64.transformer,
             pipe64.processor,
             ARDFScheduler(),
@@ -105,7 +71,7 @@ def test_cached_generation_equals_reference_beyond_1024_tokens(pipe64):
     assert len(pipe64.processor.build_prompt_ids(prompt, 32, 64, 5, 4)) > 1100
     kwargs = {"num_frames": 5, "num_inference_steps": 2, "guidance_scale": 1.0}
     frames = pipe64(prompt, generator=generators(1), **SMALL, **kwargs).frames
-    expected = reference_sample(
+    expected = naive_sample(
         pipe64.transformer,
         pipe64.processor,
         ARDFScheduler(),
@@ -128,7 +94,7 @@ def test_conditioned_generation_equals_reference(pipe64, given):
     latents = pipe64.encode_conditioning(condition, given, 32, 64, kwargs["num_frames"], 1)[0]
     assert frames.shape == (1, 3 if given == "image" else 4, 4, 8)
     assert torch.equal(frames[0, : latents.shape[0]], latents)
-    expected = reference_sample(
+    expected = naive_sample(
         pipe64.transformer,
         pipe64.processor,
         ARDFScheduler(),
@@ -187,7 +153,8 @@ def test_history_mask_patterns():
     expected = torch.zeros(36, dtype=torch.bool)
     expected[[round(i * 36 / count) for i in range(count)]] = True
     assert torch.equal(periodic, expected.expand(2, -1)) and int(periodic[0].sum()) == count
-    assert not make_history_mask("periodic", 0.0, 1, 36).any()
+    # The official code masks max(1, round(ratio * N)) tokens: one (the first) even at ratio 0.
+    assert make_history_mask("periodic", 0.0, 1, 36).nonzero()[:, 1].tolist() == [0]
     draws = make_history_mask("random", 0.7, 2, 4000, generator=torch.Generator().manual_seed(0))
     assert abs(draws.float().mean().item() - 0.7) < 0.03 and not torch.equal(draws[0], draws[1])
     one = make_history_mask("random", 0.5, 2, 50, generator=generators(2))
@@ -261,21 +228,22 @@ def test_callback_on_step_end(pipe):
     seen = []
 
     def callback(pipeline, i, t, callback_kwargs):
-        seen.append((i, t, callback_kwargs["sample"].shape, callback_kwargs["logits"].shape))
-        assert pipeline is pipe and pipeline.num_timesteps == 6
-        return {"sample": torch.full_like(callback_kwargs["sample"], 5)}
+        seen.append((i, t, callback_kwargs["latents"].shape, callback_kwargs["logits"].shape))
+        assert pipeline is pipe and pipeline.num_timesteps == 6 and pipeline.current_timestep == t
+        assert callback_kwargs["is_masked"].shape == (2, 4, 8)
+        return {"latents": torch.full_like(callback_kwargs["latents"], 5)}
 
     frames = pipe(
         PROMPTS[:2],
         num_frames=5,
         num_inference_steps=3,
         callback_on_step_end=callback,
-        callback_on_step_end_tensor_inputs=["sample", "is_masked", "logits"],
+        callback_on_step_end_tensor_inputs=["latents", "is_masked", "logits"],
         **SMALL,
     ).frames
     assert [(i, t) for i, t, _, _ in seen] == [(0, 0), (1, 1), (2, 2), (3, 0), (4, 1), (5, 2)]
-    assert all(s == (2, 32) and lg == (2, 32, VOCAB) for _, _, s, lg in seen)
-    assert (frames == 5).all()  # the callback's sample replaced the last step's
+    assert all(s == (2, 2, 4, 8) and lg == (2, 4, 8, VOCAB) for _, _, s, lg in seen)
+    assert (frames == 5).all()  # the callback's latents replaced the last step's
 
 
 def test_save_and_load(pipe, tmp_path):
@@ -287,6 +255,30 @@ def test_save_and_load(pipe, tmp_path):
         pipe(PROMPTS[0], generator=generators(1), **kwargs).frames,
         loaded(PROMPTS[0], generator=generators(1), **kwargs).frames,
     )
+
+
+def test_generation_config_sets_the_defaults_and_is_saved(pipe, tmp_path):
+    """The saved `generation_config` fills the arguments a call leaves out; explicit arguments win."""
+    settings = {"height": 32, "width": 64, "num_frames": 5, "fps": 4, "num_inference_steps": 2, "guidance_scale": 2.0}
+    configured = LumosPipeline(**pipe.components, generation_config=settings)
+    configured.set_progress_bar_config(disable=True)
+    configured.save_pretrained(tmp_path)
+    loaded = LumosPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    assert loaded.generation_defaults == settings
+    steps = []
+    video = loaded(
+        PROMPTS[0],
+        generator=generators(1),
+        output_type="latent",
+        callback_on_step_end=lambda p, i, t, k: steps.append(i) or {},
+    ).frames
+    assert video.shape == (1, 2, 4, 8) and len(steps) == 4  # 5 frames at 32x64: 2 latent frames x 2 steps
+    explicit = pipe(PROMPTS[0], generator=generators(1), output_type="latent", **settings).frames
+    assert torch.equal(video, explicit)
+    assert loaded(PROMPTS[0], num_frames=1, output_type="latent").frames.shape == (1, 1, 4, 8)
+    with pytest.raises(ValueError, match="unknown keys"):
+        LumosPipeline(**pipe.components, generation_config={"frames": 5})
 
 
 def test_example_docstring_runs(tmp_path, monkeypatch):
@@ -317,16 +309,21 @@ def test_example_docstring_runs(tmp_path, monkeypatch):
         ({"num_inference_steps": 0}, ValueError, "num_inference_steps must be in"),
         ({"fps": 0}, ValueError, "fps must be in"),
         ({"num_videos_per_prompt": 0}, ValueError, "num_videos_per_prompt must be in"),
-        ({"output_type": "latent"}, ValueError, "output_type must be one of"),
+        ({"output_type": "latents"}, ValueError, "output_type must be one of"),
         ({"generator": generators(3)}, ValueError, "list of 1"),
         ({"negative_prompt": ["a", "b"]}, ValueError, "negative_prompt must be one str"),
         ({"image": random_image(64, 64)}, ValueError, r"image\[0\] is 64x64 \(HxW\) but height x width is 32x64"),
         ({"image": random_image(), "num_frames": 1}, ValueError, "num_frames must be at least 5"),
         ({"prompt": ["a", "b"], "image": [random_image()] * 3}, ValueError, "or a list of 2"),
         ({"image": random_image(), "video": random_image(frames=5)}, ValueError, "at most one of image"),
+        ({"image": random_image(), "latents": torch.zeros(1, 4, 8, dtype=torch.long)}, ValueError, "at most one of"),
+        ({"latents": torch.zeros(1, 4, 4, dtype=torch.long)}, ValueError, r"latents must have shape \[T_c, 4, 8\]"),
+        ({"latents": torch.zeros(3, 4, 8, dtype=torch.long)}, ValueError, r"1 <= T_c < 3"),
+        ({"latents": torch.full((1, 4, 8), VOCAB)}, ValueError, "FSQ indices"),
+        ({"prompt_ids": [[0, 5]]}, ValueError, "prompt or prompt_ids, not both"),
         ({"video": random_image(frames=5), "num_frames": 5}, ValueError, "num_frames must give more"),
         ({"video": random_image(frames=4)}, ValueError, "1 \\+ 4k frames"),
-        ({"callback_on_step_end_tensor_inputs": ["latents"]}, ValueError, "callback_on_step_end_tensor_inputs"),
+        ({"callback_on_step_end_tensor_inputs": ["sample"]}, ValueError, "callback_on_step_end_tensor_inputs"),
     ],
 )
 def test_bad_inputs(pipe, kwargs, error, message):

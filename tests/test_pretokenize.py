@@ -17,10 +17,10 @@ import torch
 from conftest import shared_path
 
 from lumos_hf.commands import pretokenize as pretokenize_command
+from lumos_hf.data.pretokenize import FEATURES, load_pretokenized, pretokenize, read_manifest
 from lumos_hf.processing_lumos import LumosProcessor
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
 from lumos_hf.tokens import FRAME_START_TOKEN_ID, VIDEO_START_TOKEN_ID
-from lumos_hf.training.pretokenize import FEATURES, load_pretokenized, pretokenize, read_manifest
 from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
 
 TARGET_SIZE = 64  # bucket family with 4 patches of 32 px: the 672x384 videos become 64x32 (8x4 latents)
@@ -117,7 +117,7 @@ def test_hard_kill_then_resume_gives_the_uninterrupted_dataset(tmp_path, manifes
     script = textwrap.dedent(
         f"""
         import os, signal
-        from lumos_hf.training.pretokenize import pretokenize
+        from lumos_hf.data.pretokenize import pretokenize
 
         def kill(report):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -211,7 +211,7 @@ def test_manifests_and_bad_options(tmp_path, manifest, components):
     for kwargs, match in [
         ({"num_frames": 24}, "1 \\+ 4k"),
         ({"fps": 0}, "fps"),
-        ({"fps": 196}, "at most 195"),
+        ({"fps": 196}, r"fps must be in \[1, 195\]"),
         ({"size": (64, 30)}, "multiples of 32"),
         ({"shard_size": 0}, "shard_size"),
         ({"num_workers": -1}, "num_workers"),
@@ -231,7 +231,7 @@ def test_manifests_and_bad_options(tmp_path, manifest, components):
 
 
 def test_training_example_reads_the_pretokenized_dataset(uninterrupted, tmp_path):
-    from test_lora import load_example
+    from utils import load_example
 
     overrides = "hidden_size=64,intermediate_size=128,num_hidden_layers=2,num_attention_heads=2,head_dim=32"
     argv = [

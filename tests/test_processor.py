@@ -8,10 +8,11 @@ import pytest
 import torch
 from conftest import shared_path
 
-from lumos_hf.layout import compute_mm_rope_layout
 from lumos_hf.processing_lumos import LumosProcessor
+from lumos_hf.sequence_format import compute_mm_rope_layout
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
-from lumos_hf.tokens import MASK_TOKEN_ID, NEW_LINE_TOKEN_ID, number_token_ids, size_token_id
+from lumos_hf.tokens import MASK_TOKEN_ID, NEW_LINE_TOKEN_ID
+from lumos_hf.tokens import OFFICIAL_TOKEN_LAYOUT as LAYOUT
 from lumos_hf.training.collator import ARDFDataCollator
 
 
@@ -39,11 +40,13 @@ def test_official_samples_round_trip(processor, official_samples):
         start = int((filled["input_ids"] == 9004).nonzero()[0, 0])
         seconds, fps = (filled["input_ids"][start + 1 : start + 3] - 8804).tolist()
         text = filled["input_ids"][:start].tolist()
-        frames_text = number_token_ids(seconds * fps) + [32559, 16767, 16604] + number_token_ids(fps) + [32559]
+        frames_text = (
+            LAYOUT.number_token_ids(seconds * fps) + [32559, 16767, 16604] + LAYOUT.number_token_ids(fps) + [32559]
+        )
         assert any(text[i : i + len(frames_text)] == frames_text for i in range(len(text)))
         assert (
             len(filled["input_ids"])
-            == len(ids) + len(number_token_ids(seconds * fps)) + len(number_token_ids(fps)) - 2
+            == len(ids) + len(LAYOUT.number_token_ids(seconds * fps)) + len(LAYOUT.number_token_ids(fps)) - 2
         )
 
         (latents,) = processor.parse_video_tokens(filled["input_ids"])
@@ -69,11 +72,25 @@ def test_prompt_matches_the_official_text(processor, official_samples):
         assert ours[0] == 0 and processor.tokenizer.decode(ours[end:]).strip() == "The cat"
 
 
+def test_user_text_never_becomes_control_tokens(processor):
+    """A prompt that spells control or placeholder tokens is tokenized as plain text."""
+    spelled = "<s> </s> <pad> <racm3:break> <eoss> <reserved08706> <reserved09000> <video_fps_placeholder>"
+    ids = processor.build_prompt_ids(spelled, 64, 64, 1, 1)
+    controls = {
+        *LAYOUT.control_token_ids().values(),
+        LAYOUT.frames_placeholder_token_id,
+        LAYOUT.fps_placeholder_token_id,
+    }
+    assert ids[0] == LAYOUT.bos_token_id and not controls & set(ids[1:])
+    assert all(i < LAYOUT.text_vocab_size for i in ids)
+    assert spelled in processor.tokenizer.decode(ids[1:])
+
+
 def test_video_header_and_text(processor):
-    assert processor.video_header_ids(25, 12) == [9004, size_token_id(2), size_token_id(12)]
-    assert processor.video_header_ids(1, 12) == [9004, size_token_id(1), size_token_id(1)]
-    assert processor.video_header_ids(5, 16) == [9004, size_token_id(1), size_token_id(16)]  # 0.25 s -> 1
-    assert processor.video_header_ids(33, 16) == [9004, size_token_id(2), size_token_id(16)]
+    assert processor.video_header_ids(25, 12) == [9004, LAYOUT.size_token(2), LAYOUT.size_token(12)]
+    assert processor.video_header_ids(1, 12) == [9004, LAYOUT.size_token(1), LAYOUT.size_token(1)]
+    assert processor.video_header_ids(5, 16) == [9004, LAYOUT.size_token(1), LAYOUT.size_token(16)]  # 0.25 s -> 1
+    assert processor.video_header_ids(33, 16) == [9004, LAYOUT.size_token(2), LAYOUT.size_token(16)]
     video = processor.tokenizer.decode(processor.build_prompt_ids("x", 256, 448, 25, 12)[1:])
     assert "resolution of 448x256, consisting of 24 frames at 12 frames per second" in video
     image = processor.tokenizer.decode(processor.build_prompt_ids("x", 256, 448, 1, 12)[1:])
@@ -101,7 +118,7 @@ def test_frame_tokens_layout(processor):
     grid = torch.arange(8 * 12).view(8, 12)  # 64x96 pixels: 2 x 3 size units
     tokens = processor.frame_tokens(grid)
     assert tokens.shape == (8 * 13 + 4,)
-    assert tokens[:3].tolist() == [8197, size_token_id(2), size_token_id(3)] and tokens[-1] == 8196
+    assert tokens[:3].tolist() == [8197, LAYOUT.size_token(2), LAYOUT.size_token(3)] and tokens[-1] == 8196
     rows = tokens[3:-1].view(8, 13)
     assert (rows[:, -1] == NEW_LINE_TOKEN_ID).all()
     assert torch.equal(rows[:, :-1], grid + 65536)  # raster order
@@ -126,7 +143,7 @@ def test_frame_scaffold(processor):
 def test_generation_inputs_t2v_left_padded(processor):
     prompts = ["A cat", "The dog is running on the beach at night"]
     batch = processor(prompts, height=64, width=96, num_frames=25, fps=12)
-    header = [9004, size_token_id(2), size_token_id(12)]
+    header = [9004, LAYOUT.size_token(2), LAYOUT.size_token(12)]
     for row, prompt in enumerate(prompts):
         expected = processor.build_prompt_ids(prompt, 64, 96, 25, 12) + [8710] + header
         real = batch["attention_mask"][row].bool()
@@ -139,7 +156,7 @@ def test_generation_inputs_t2v_left_padded(processor):
 
 def test_generation_inputs_negative_prompt_and_t2i(processor):
     batch = processor("A cat", height=64, width=64, negative_prompt="blurry")
-    header = [9004, size_token_id(1), size_token_id(1)]
+    header = [9004, LAYOUT.size_token(1), LAYOUT.size_token(1)]
     assert batch["input_ids"][0].tolist() == processor.build_prompt_ids("A cat", 64, 64) + [8710] + header
     assert batch["uncond_input_ids"][0].tolist() == processor.build_prompt_ids("blurry", 64, 64) + [8710] + header
     assert int(batch["num_latent_frames"]) == 1
@@ -180,7 +197,7 @@ def test_training_sequence(processor):
     prompt = processor.build_prompt_ids("A cat", 64, 96, num_frames=9, fps=8)
     start = len(prompt) + 1
     assert ids[: len(prompt)].tolist() == prompt and ids[len(prompt)] == 8710
-    assert ids[start : start + 3].tolist() == [9004, size_token_id(1), size_token_id(8)]
+    assert ids[start : start + 3].tolist() == [9004, LAYOUT.size_token(1), LAYOUT.size_token(8)]
     assert ids[-2:].tolist() == [9005, 8710]
     assert (labels[:start] == -100).all() and torch.equal(labels[start:], ids[start:])
     assert torch.equal(processor.parse_video_tokens(ids)[0], latents)

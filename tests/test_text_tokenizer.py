@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import runpy
 import sys
@@ -13,17 +14,17 @@ from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
 from lumos_hf.commands.convert_text_tokenizer import main as convert_main
-from lumos_hf.processing_lumos import LumosProcessor
+from lumos_hf.processing_lumos import PROMPT_TEMPLATE, LumosProcessor
 from lumos_hf.testing import build_tiny_chameleon_text_tokenizer, build_tiny_chameleon_tokenizer
-from lumos_hf.text_tokenizer import LUMOS_ADDED_TOKENS, convert_text_tokenizer
+from lumos_hf.text_tokenizer import LUMOS_ADDED_TOKENS, build_compact_tokenizer, convert_text_tokenizer
 from lumos_hf.tokens import (
     FPS_PLACEHOLDER_TOKEN_ID,
     FRAMES_PLACEHOLDER_TOKEN_ID,
     MASK_TOKEN_ID,
-    PROMPT_TEMPLATE,
     SEP_TOKEN_ID,
-    number_token_ids,
+    TokenLayout,
 )
+from lumos_hf.tokens import OFFICIAL_TOKEN_LAYOUT as LAYOUT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,7 @@ def test_tiny_tokenizer_reproduces_the_official_template(tokenizer, official_sam
         filled = [
             t
             for token in template
-            for t in {65539: number_token_ids(7), 65540: number_token_ids(3)}.get(token, [token])
+            for t in {65539: LAYOUT.number_token_ids(7), 65540: LAYOUT.number_token_ids(3)}.get(token, [token])
         ]
         assert ours[: len(filled)] == filled
 
@@ -140,3 +141,46 @@ def test_cli_and_script_write_a_loadable_processor(backend, tmp_path, monkeypatc
     assert json.loads((tmp_path / "script" / "tokenizer.json").read_text()) == json.loads(
         (tmp_path / "cli" / "tokenizer.json").read_text()
     )
+
+
+COMPACT = TokenLayout(
+    **{name: i for i, name in enumerate(["bos_token_id", "pad_token_id", "eos_token_id", "sep_token_id"])},
+    frame_start_token_id=4,
+    frame_end_token_id=5,
+    new_line_token_id=6,
+    video_start_token_id=7,
+    video_end_token_id=8,
+    mask_token_id=9,
+    frames_placeholder_token_id=10,
+    fps_placeholder_token_id=11,
+    size_token_offset=16,
+    num_size_tokens=48,
+    digit_token_offset=79,
+    text_vocab_size=400,
+    video_token_offset=400,
+    video_vocab_size=64,
+)
+
+
+def test_compact_tokenizer_layout_and_any_text(tmp_path):
+    """Controls, sizes and digits at the layout's ids; listed words are one token; any text tokenizes and decodes."""
+    tokenizer = build_compact_tokenizer(COMPACT, ["Ġcircle", "Generate"])
+    assert len(tokenizer) == COMPACT.text_vocab_size
+    for name, token_id in COMPACT.control_token_ids().items():
+        assert tokenizer.convert_tokens_to_ids(f"<{name.removesuffix('_token_id')}>") == token_id
+    assert tokenizer.convert_tokens_to_ids("<size_47>") == COMPACT.size_token(47)
+    encode = lambda text: tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]  # noqa: E731
+    assert encode("2026") == COMPACT.number_token_ids(2026)
+    assert tokenizer.convert_ids_to_tokens(encode("Generate a circle")) == ["Generate", "Ġ", "a", "Ġcircle"]
+    text = "a zèbra <s> <mask> circles 64x64!\n"
+    ids = encode(text)
+    assert tokenizer.decode(ids) == text
+    assert not set(ids) & {*COMPACT.control_token_ids().values(), 10, 11}
+    processor = LumosProcessor(tokenizer=tokenizer, **COMPACT.to_dict())
+    processor.save_pretrained(tmp_path)
+    assert LumosProcessor.from_pretrained(tmp_path).token_layout == COMPACT
+
+
+def test_compact_tokenizer_rejects_a_layout_without_room_for_bytes():
+    with pytest.raises(ValueError, match="byte symbols"):
+        build_compact_tokenizer(dataclasses.replace(COMPACT, digit_token_offset=20), [])

@@ -10,8 +10,8 @@ import pytest
 import torch
 from conftest import shared_path
 from transformers import Trainer
+from utils import synthetic_samples, tiny_model
 
-from lumos_hf import LumosConfig, LumosForVideoGeneration
 from lumos_hf.processing_lumos import LumosProcessor
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
 from lumos_hf.tokens import SEP_TOKEN_ID, VIDEO_END_TOKEN_ID, VIDEO_START_TOKEN_ID
@@ -29,30 +29,6 @@ from lumos_hf.training.recipes import (
     prepare_stage_dataset,
     sample_kind,
 )
-
-TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2}
-
-
-def tiny_model(video_vocab_size: int = 64, seed: int = 0, **kwargs) -> LumosForVideoGeneration:
-    """A randomly initialised 2-layer model (sdpa, no KV cache in training)."""
-    torch.manual_seed(seed)
-    config = LumosConfig(**TINY, video_vocab_size=video_vocab_size, use_cache=False, **kwargs)
-    config._attn_implementation = "sdpa"
-    return LumosForVideoGeneration(config)
-
-
-def synthetic_samples(num_samples: int = 8, seed: int = 0, video_vocab_size: int = 64) -> list[dict]:
-    """Processor-built training sequences: 16x32-pixel frames (4x4 latents), 1 to 3 latent frames, real captions."""
-    processor = LumosProcessor(build_tiny_chameleon_tokenizer())
-    generator = torch.Generator().manual_seed(seed)
-    samples = []
-    for index in range(num_samples):
-        num_latent_frames = 1 + index % 3
-        latents = torch.randint(0, video_vocab_size, (num_latent_frames, 4, 4), generator=generator)
-        sequence = processor.build_training_sequence(f"sample {index}: a cat on a mat", latents, fps=12)
-        kind = "image" if num_latent_frames == 1 else "video"
-        samples.append({"input_ids": sequence["input_ids"].tolist(), "kind": kind})
-    return samples
 
 
 def crop_official_sample(input_ids: list[int], num_frames: int, rows: int, cols: int) -> list[int]:

@@ -8,17 +8,9 @@ import torch
 from conftest import shared_path
 from PIL import Image
 
-from lumos_hf.video_io import (
-    bucket_crop,
-    center_crop,
-    closest_crop_size,
-    crop_size_list,
-    frames_to_tensor,
-    read_video,
-    sample_frame_indices,
-    tensor_to_frames,
-    write_video,
-)
+from lumos_hf.data.video_io import read_video, sample_frame_indices, write_video
+from lumos_hf.sequence_format import closest_crop_size, crop_size_list
+from lumos_hf.video_processing_lumos import bucket_crop, center_crop, frames_to_tensor, tensor_to_frames
 from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
 
 
@@ -122,7 +114,7 @@ def test_real_video_through_tiny_tokenizer(hawk):
     assert frames.shape == (25, 64, 112, 3)
     torch.manual_seed(0)
     tokenizer = CosmosDiscreteVideoTokenizer(channels=16).eval()
-    indices = tokenizer.encode_frames(frames)
+    indices = tokenizer.encode(frames_to_tensor(frames)[None])
     assert indices.shape == (1, 7, 8, 14) and indices.dtype == torch.int64
     assert int(indices.min()) >= 0 and int(indices.max()) < 64000
     video = tokenizer.decode(indices)

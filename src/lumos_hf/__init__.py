@@ -14,8 +14,9 @@ from transformers import AutoConfig, AutoModel
 
 from .configuration_lumos import LUMOS_PRESETS, LumosConfig
 from .hf_pipelines import register_pipelines
-from .layout import MMRoPELayout, compute_mm_rope_layout
 from .modeling_lumos import LumosCache, LumosForVideoGeneration, LumosModel, LumosPreTrainedModel
+from .sequence_format import MMRoPELayout, compute_mm_rope_layout
+from .tokens import TokenLayout
 
 __version__ = "0.1.0"
 
@@ -27,7 +28,6 @@ register_pipelines()  # transformers' pipeline("text-to-video" | "text-to-image"
 _LAZY_IMPORTS: dict[str, str] = {
     "LumosPipeline": "pipeline_lumos",
     "LumosPipelineOutput": "pipeline_lumos",
-    "reference_sample": "reference_sampler",
     "LumosTextToVideoPipeline": "hf_pipelines",
     "LumosTextToImagePipeline": "hf_pipelines",
     "LumosImageToVideoPipeline": "hf_pipelines",
@@ -39,17 +39,15 @@ _LAZY_IMPORTS: dict[str, str] = {
     "CosmosDiscreteVideoTokenizerOutput": "video_tokenizer",
     "FSQuantizer": "video_tokenizer",
     "convert_cosmos_tokenizer": "video_tokenizer.conversion",
-    "read_video": "video_io",
-    "write_video": "video_io",
-    "bucket_crop": "video_io",
-    "crop_size_list": "video_io",
-    "frames_to_tensor": "video_io",
-    "tensor_to_frames": "video_io",
+    "read_video": "data.video_io",
+    "write_video": "data.video_io",
+    "bucket_crop": "video_processing_lumos",
+    "frames_to_tensor": "video_processing_lumos",
+    "tensor_to_frames": "video_processing_lumos",
     "ARDFDataCollator": "training",
     "apply_ardf_mask": "training",
-    "fill_video_placeholders": "training",
-    "pretokenize": "training.pretokenize",
-    "load_pretokenized": "training.pretokenize",
+    "pretokenize": "data.pretokenize",
+    "load_pretokenized": "data.pretokenize",
     "LUMOS_LORA_TARGET_MODULES": "training.lora",
     "get_lumos_lora_config": "training.lora",
     "add_lora_adapter": "training.lora",
@@ -69,6 +67,7 @@ __all__ = [
     "LumosModel",
     "LumosPreTrainedModel",
     "MMRoPELayout",
+    "TokenLayout",
     "__version__",
     "compute_mm_rope_layout",
 ]

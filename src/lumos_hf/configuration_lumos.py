@@ -8,19 +8,9 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 from transformers.modeling_rope_utils import RopeParameters
 
-from .tokens import (
-    FRAME_END_TOKEN_ID,
-    FRAME_START_TOKEN_ID,
-    MASK_TOKEN_ID,
-    NEW_LINE_TOKEN_ID,
-    SEP_TOKEN_ID,
-    SIZE_TOKEN_OFFSET,
-    TEXT_VOCAB_SIZE,
-    VIDEO_END_TOKEN_ID,
-    VIDEO_START_TOKEN_ID,
-    VIDEO_TOKEN_OFFSET,
-    VIDEO_VOCAB_SIZE,
-)
+from .sequence_format import POSITION_SCALE
+from .tokens import OFFICIAL_TOKEN_LAYOUT as OFFICIAL
+from .tokens import TokenLayout
 
 
 def _llama_intermediate_size(hidden_size: int, multiple_of: int = 256) -> int:
@@ -45,7 +35,9 @@ class LumosConfig(PreTrainedConfig):
     over one vocabulary of text and discrete video tokens, with MM-RoPE and block-causal frame attention.
 
     Vocabulary: ids `[0, text_vocab_size)` are Chameleon's text BPE, ids `video_token_offset + k` for
-    `k < video_vocab_size` are video tokens (Cosmos FSQ indices). `vocab_size` is derived from the two.
+    `k < video_vocab_size` are video tokens (Cosmos FSQ indices). `vocab_size` is derived from the two. The ids of
+    the control and size tokens (`*_token_id`, `size_token_offset`, `num_size_tokens`, ...) form the model's
+    `token_layout` (official by default; a compact vocabulary sets its own).
 
     MM-RoPE (LUMOS_SPEC 3): channel `j` of the rotary angle vector uses the t, h or w position given by
     `mm_rope_channel_pattern[j % len(pattern)]`; visual content tokens get positions
@@ -66,7 +58,7 @@ class LumosConfig(PreTrainedConfig):
     """
 
     model_type = "lumos"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache"]
     base_model_tp_plan = {
         "layers.*.self_attn.q_proj": "colwise",
         "layers.*.self_attn.k_proj": "colwise",
@@ -84,6 +76,7 @@ class LumosConfig(PreTrainedConfig):
     num_key_value_heads: int | None = None
     head_dim: int | None = None
     hidden_act: str = "silu"
+    mlp_bias: bool = False  # the SwiGLU MLP is Llama's; Lumos-1 has no MLP biases
     max_position_embeddings: int = 131072
     initializer_range: float = 0.02
     rms_norm_eps: float = 1e-5
@@ -97,27 +90,30 @@ class LumosConfig(PreTrainedConfig):
     use_cache: bool = True
     tie_word_embeddings: bool = False
     rope_parameters: RopeParameters | dict | None = None
-    # Vocabulary layout.
-    text_vocab_size: int = TEXT_VOCAB_SIZE
-    video_token_offset: int = VIDEO_TOKEN_OFFSET
-    video_vocab_size: int = VIDEO_VOCAB_SIZE
+    # Vocabulary layout (`token_layout`).
+    text_vocab_size: int = OFFICIAL.text_vocab_size
+    video_token_offset: int = OFFICIAL.video_token_offset
+    video_vocab_size: int = OFFICIAL.video_vocab_size
     vocab_size: int | None = None
-    pad_token_id: int | None = 1
-    bos_token_id: int | None = 0
-    eos_token_id: int | list[int] | None = 2
-    sep_token_id: int = SEP_TOKEN_ID
-    frame_start_token_id: int = FRAME_START_TOKEN_ID
-    frame_end_token_id: int = FRAME_END_TOKEN_ID
-    new_line_token_id: int = NEW_LINE_TOKEN_ID
-    video_start_token_id: int = VIDEO_START_TOKEN_ID
-    video_end_token_id: int = VIDEO_END_TOKEN_ID
-    mask_token_id: int = MASK_TOKEN_ID
-    size_token_offset: int = SIZE_TOKEN_OFFSET
+    pad_token_id: int | None = OFFICIAL.pad_token_id
+    bos_token_id: int | None = OFFICIAL.bos_token_id
+    eos_token_id: int | list[int] | None = OFFICIAL.eos_token_id
+    sep_token_id: int = OFFICIAL.sep_token_id
+    frame_start_token_id: int = OFFICIAL.frame_start_token_id
+    frame_end_token_id: int = OFFICIAL.frame_end_token_id
+    new_line_token_id: int = OFFICIAL.new_line_token_id
+    video_start_token_id: int = OFFICIAL.video_start_token_id
+    video_end_token_id: int = OFFICIAL.video_end_token_id
+    mask_token_id: int = OFFICIAL.mask_token_id
+    size_token_offset: int = OFFICIAL.size_token_offset
+    num_size_tokens: int = OFFICIAL.num_size_tokens
+    digit_token_offset: int = OFFICIAL.digit_token_offset
+    frames_placeholder_token_id: int = OFFICIAL.frames_placeholder_token_id
+    fps_placeholder_token_id: int = OFFICIAL.fps_placeholder_token_id
     # MM-RoPE.
     mm_rope: bool = True
     mm_rope_channel_pattern: str = "tttthhwwhhwwhhww"
     position_scale: list[int] | None = None
-    cosmos_compression: list[int] | None = None
     # Training loss.
     loss_chunk_size: int = 2000
     z_loss_weight: float = 0.0
@@ -131,12 +127,7 @@ class LumosConfig(PreTrainedConfig):
             self.intermediate_size = _llama_intermediate_size(self.hidden_size)
         if self.vocab_size is None:
             self.vocab_size = self.video_token_offset + self.video_vocab_size
-        if self.position_scale is None:
-            self.position_scale = [4, 8, 8]
-        if self.cosmos_compression is None:
-            self.cosmos_compression = [4, 8, 8]
-        self.position_scale = list(self.position_scale)
-        self.cosmos_compression = list(self.cosmos_compression)
+        self.position_scale = list(POSITION_SCALE if self.position_scale is None else self.position_scale)
         super().__post_init__(**kwargs)
 
     def validate_architecture(self) -> None:
@@ -158,13 +149,19 @@ class LumosConfig(PreTrainedConfig):
                 f"mm_rope_channel_pattern must use the letters t, h, w and its length must divide head_dim / 2 "
                 f"({self.head_dim // 2}), got {pattern!r}"
             )
-        if len(self.position_scale) != 3 or len(self.cosmos_compression) != 3:
-            raise ValueError("position_scale and cosmos_compression take three integers (t, h, w)")
+        if len(self.position_scale) != 3:
+            raise ValueError(f"position_scale takes three integers (t, h, w), got {self.position_scale}")
         if self.vocab_size != self.video_token_offset + self.video_vocab_size:
             raise ValueError(
                 f"vocab_size ({self.vocab_size}) must equal video_token_offset + video_vocab_size "
                 f"({self.video_token_offset} + {self.video_vocab_size})"
             )
+        TokenLayout.from_object(self)  # raises on ids that clash or fall outside their ranges
+
+    @property
+    def token_layout(self) -> TokenLayout:
+        """The ids of the sequence format this model was trained with."""
+        return TokenLayout.from_object(self)
 
     @classmethod
     def from_preset(cls, name: str, **kwargs: Any) -> LumosConfig:

@@ -35,11 +35,12 @@ import torch
 from transformers import Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .sequence_format import DEFAULT_BUCKET_TARGET_SIZE
+
 if TYPE_CHECKING:
     from .modeling_lumos import LumosForVideoGeneration
     from .pipeline_lumos import LumosPipeline
 
-BUCKET_TARGET_SIZE = 352  # the official 256p bucket family (448x256 for 16:9)
 GENERATION_ARGUMENTS = (
     "negative_prompt",
     "height",
@@ -163,7 +164,7 @@ class LumosImageToVideoPipeline(LumosTextToVideoPipeline):
     ) -> dict[str, Any]:
         from transformers.image_utils import load_image
 
-        from .video_io import bucket_crop
+        from .video_processing_lumos import bucket_crop
 
         if isinstance(inputs, dict):
             prompt, inputs = inputs.get("prompt", prompt), inputs.get("image")
@@ -171,7 +172,7 @@ class LumosImageToVideoPipeline(LumosTextToVideoPipeline):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
         image = load_image(inputs)
         size = (width, height) if height and width else None
-        return {"prompt": prompt, "image": bucket_crop(image, target_size=BUCKET_TARGET_SIZE, size=size)[0]}
+        return {"prompt": prompt, "image": bucket_crop(image, target_size=DEFAULT_BUCKET_TARGET_SIZE, size=size)[0]}
 
 
 TASKS: dict[str, type[LumosTextToVideoPipeline]] = {

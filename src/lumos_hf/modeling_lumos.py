@@ -6,47 +6,33 @@ Shapes: B batch, L new tokens, P cached tokens, H query heads, K key/value heads
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel, slice_logits_to_keep
+from transformers.models.llama.modeling_llama import (
+    LlamaMLP,
+    LlamaRMSNorm,
+    apply_rotary_pos_emb,
+    eager_attention_forward,
+)
 from transformers.processing_utils import Unpack
-from transformers.utils import ModelOutput, TransformersKwargs, can_return_tuple
+from transformers.utils import TransformersKwargs, can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .attention_lumos import ATTN_IMPLEMENTATION as BLOCK_CAUSAL_CHUNKED
 from .attention_lumos import block_causal_block_mask, block_causal_ranges
 from .configuration_lumos import LumosConfig
-from .layout import compute_mm_rope_layout
 from .loss_lumos import visual_cross_entropy
-
-
-@dataclass
-class LumosOutputWithPast(ModelOutput):
-    """Output of [`LumosForVideoGeneration`].
-
-    Args:
-        loss: scalar AR-DF loss over the video-labelled positions, when `labels` are given.
-        logits: `[B, L', vocab_size]`, or `[B, L', video_vocab_size]` with `video_logits_only=True` (logit `k` is
-            video token `video_token_offset + k`); `L'` follows `logits_to_keep`. Not computed when `labels` are given
-            unless `return_logits=True`.
-        past_key_values: the updated [`LumosCache`].
-    """
-
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
+from .sequence_format import compute_mm_rope_layout
 
 
 class LumosCache(DynamicCache):
@@ -78,20 +64,6 @@ class LumosCache(DynamicCache):
         super().batch_select_indices(indices)
         if self.token_ids is not None:
             self.token_ids = self.token_ids[indices]
-
-
-class LumosRMSNorm(nn.Module):
-    def __init__(self, hidden_size: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
-        self.variance_epsilon = eps
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        input_dtype = hidden_states.dtype
-        hidden_states = hidden_states.to(torch.float32)
-        variance = hidden_states.pow(2).mean(-1, keepdim=True)
-        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
-        return self.weight * hidden_states.to(input_dtype)
 
 
 class LumosQKLayerNorm(nn.Module):
@@ -174,62 +146,6 @@ class LumosMMRotaryEmbedding(nn.Module):
         return cos.to(x.dtype), sin.to(x.dtype)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
-def apply_rotary_pos_emb(
-    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, unsqueeze_dim: int = 1
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate `q [B, H, L, d]` and `k [B, K, L, d]` by `cos, sin [B, L, d]`."""
-    cos = cos.unsqueeze(unsqueeze_dim)
-    sin = sin.unsqueeze(unsqueeze_dim)
-    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
-
-
-def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
-    """`[B, K, L, d]` → `[B, K·n_rep, L, d]`: query head h uses kv head h // n_rep."""
-    batch, num_key_value_heads, slen, head_dim = hidden_states.shape
-    if n_rep == 1:
-        return hidden_states
-    hidden_states = hidden_states[:, :, None, :, :].expand(batch, num_key_value_heads, n_rep, slen, head_dim)
-    return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
-
-
-def eager_attention_forward(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float,
-    dropout: float = 0.0,
-    **kwargs: Unpack[TransformersKwargs],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    key_states = repeat_kv(key, module.num_key_value_groups)
-    value_states = repeat_kv(value, module.num_key_value_groups)
-    attn_weights = torch.matmul(query, key_states.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        attn_weights = attn_weights + attention_mask
-    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value_states)
-    return attn_output.transpose(1, 2).contiguous(), attn_weights
-
-
-class LumosMLP(nn.Module):
-    def __init__(self, config: LumosConfig) -> None:
-        super().__init__()
-        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
-        self.act_fn = ACT2FN[config.hidden_act]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
-
-
 class LumosAttention(nn.Module):
     """Multi-head attention with GQA and Chameleon QK-norm; q and k are normalised, then rotated with MM-RoPE."""
 
@@ -250,12 +166,13 @@ class LumosAttention(nn.Module):
         self.q_norm = LumosQKLayerNorm(heads, self.head_dim, config.model_parallel_size, config.qk_norm_eps)
         self.k_norm = LumosQKLayerNorm(kv_heads, self.head_dim, config.model_parallel_size, config.qk_norm_eps)
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attention_mask: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         input_shape = hidden_states.shape[:-1]
@@ -267,8 +184,8 @@ class LumosAttention(nn.Module):
         cos, sin = position_embeddings
         query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
 
-        if past_key_values is not None:
-            key_states, value_states = past_key_values.update(key_states, value_states, self.layer_idx)
+        if cache is not None:
+            key_states, value_states = cache.update(key_states, value_states, self.layer_idx)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
@@ -295,26 +212,25 @@ class LumosDecoderLayer(GradientCheckpointingLayer):
         super().__init__()
         self.swin_norm = config.swin_norm
         self.self_attn = LumosAttention(config=config, layer_idx=layer_idx)
-        self.mlp = LumosMLP(config)
-        self.input_layernorm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.post_attention_layernorm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp = LlamaMLP(config)
+        self.input_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.post_attention_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attention_mask: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
         if self.swin_norm:
-            attn_output, _ = self.self_attn(
-                hidden_states, position_embeddings, attention_mask, past_key_values, **kwargs
-            )
+            attn_output, _ = self.self_attn(hidden_states, position_embeddings, attention_mask, cache, **kwargs)
             hidden_states = hidden_states + self.input_layernorm(attn_output)
             return hidden_states + self.post_attention_layernorm(self.mlp(hidden_states))
         attn_output, _ = self.self_attn(
-            self.input_layernorm(hidden_states), position_embeddings, attention_mask, past_key_values, **kwargs
+            self.input_layernorm(hidden_states), position_embeddings, attention_mask, cache, **kwargs
         )
         hidden_states = hidden_states + attn_output
         return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
@@ -326,7 +242,7 @@ class LumosPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["LumosDecoderLayer"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache"]
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_flex_attn = True
@@ -367,11 +283,12 @@ class LumosModel(LumosPreTrainedModel):
         self.padding_idx = config.pad_token_id
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)
         self.layers = nn.ModuleList([LumosDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
-        self.norm = LumosRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.norm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rotary_emb = LumosMMRotaryEmbedding(config=config)
         self.gradient_checkpointing = False
         self.post_init()
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     @merge_with_config_defaults
     @capture_outputs
     def forward(
@@ -380,7 +297,7 @@ class LumosModel(LumosPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         frame_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         **kwargs: Unpack[TransformersKwargs],
@@ -392,23 +309,23 @@ class LumosModel(LumosPreTrainedModel):
             position_ids: `[3, B, L]` MM-RoPE (t, h, w) positions of the new tokens. Derived from the ids when omitted.
             frame_ids: `[B, P + L]` frame segment ids (-1 outside frames) for the block-causal mask. Derived when
                 omitted.
-            past_key_values: a [`LumosCache`] (created when `use_cache=True`); with a plain `Cache` holding tokens,
+            cache: a [`LumosCache`] (created when `use_cache=True`); with a plain `Cache` holding tokens,
                 `position_ids` and `frame_ids` must be given.
         """
         if (input_ids is None) ^ (inputs_embeds is not None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        if use_cache and past_key_values is None:
-            past_key_values = LumosCache(config=self.config)
+        if use_cache and cache is None:
+            cache = LumosCache(config=self.config)
         query_length = inputs_embeds.shape[1]
 
         if position_ids is None or frame_ids is None:
-            derived_positions, derived_frames = self._layout(input_ids, attention_mask, past_key_values, query_length)
+            derived_positions, derived_frames = self._layout(input_ids, attention_mask, cache, query_length)
             position_ids = derived_positions if position_ids is None else position_ids
             frame_ids = derived_frames if frame_ids is None else frame_ids
-        if isinstance(past_key_values, LumosCache) and input_ids is not None:
-            past_key_values.append_tokens(input_ids)
+        if isinstance(cache, LumosCache) and input_ids is not None:
+            cache.append_tokens(input_ids)
 
         implementation = self.config._attn_implementation
         if implementation == BLOCK_CAUSAL_CHUNKED:
@@ -418,11 +335,9 @@ class LumosModel(LumosPreTrainedModel):
             mask = block_causal_block_mask(ranges, kv_length=frame_ids.shape[1])
         elif "flash" in implementation:
             kwargs["is_causal"] = _check_flash_attention_allowed(attention_mask, frame_ids, query_length)
-            mask = create_causal_mask(self.config, inputs_embeds, attention_mask, past_key_values)
+            mask = create_causal_mask(self.config, inputs_embeds, attention_mask, cache)
         else:
-            mask = create_causal_mask(
-                self.config, inputs_embeds, attention_mask, past_key_values, block_sequence_ids=frame_ids
-            )
+            mask = create_causal_mask(self.config, inputs_embeds, attention_mask, cache, block_sequence_ids=frame_ids)
 
         hidden_states = inputs_embeds
         position_embeddings = self.rotary_emb(hidden_states, position_ids)
@@ -431,40 +346,37 @@ class LumosModel(LumosPreTrainedModel):
                 hidden_states,
                 position_embeddings=position_embeddings,
                 attention_mask=mask,
-                past_key_values=past_key_values,
+                cache=cache,
                 **kwargs,
             )
         hidden_states = self.norm(hidden_states)
-        return BaseModelOutputWithPast(last_hidden_state=hidden_states, past_key_values=past_key_values)
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache)
 
     def _layout(
         self,
         input_ids: torch.LongTensor | None,
         attention_mask: torch.Tensor | None,
-        past_key_values: Cache | None,
+        cache: Cache | None,
         query_length: int,
     ) -> tuple[torch.LongTensor, torch.LongTensor]:
         """MM-RoPE positions `[3, B, L]` of the new tokens and frame ids `[B, P + L]`, derived from the full sequence."""
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         if input_ids is None:
             raise ValueError("position_ids and frame_ids are required when the model is called with inputs_embeds")
         full_ids = input_ids
         if past_length:
-            if not isinstance(past_key_values, LumosCache) or past_key_values.token_ids is None:
+            if not isinstance(cache, LumosCache) or cache.token_ids is None:
                 raise ValueError(
                     "a cache that does not record token ids (use LumosCache) needs explicit position_ids and frame_ids: "
                     "compute them on the whole sequence with compute_mm_rope_layout(...) and slice the new tokens"
                 )
-            full_ids = torch.cat([past_key_values.token_ids, input_ids], dim=-1)
-        config = self.config
+            full_ids = torch.cat([cache.token_ids, input_ids], dim=-1)
         layout = compute_mm_rope_layout(
             full_ids,
             attention_mask,
-            position_scale=tuple(config.position_scale),
-            frame_start_token_id=config.frame_start_token_id,
-            frame_end_token_id=config.frame_end_token_id,
-            size_token_offset=config.size_token_offset,
-            mm_rope=config.mm_rope,
+            token_layout=self.config.token_layout,
+            position_scale=tuple(self.config.position_scale),
+            mm_rope=self.config.mm_rope,
         )
         if past_length and bool((layout.frame_ids[:, past_length - 1] >= 0).any()):
             open_frame = layout.frame_ids[:, past_length - 1] == layout.frame_ids[:, past_length]
@@ -506,6 +418,7 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     @can_return_tuple
     def forward(
         self,
@@ -513,7 +426,7 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         frame_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -521,7 +434,7 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
         video_logits_only: bool = False,
         return_logits: bool | None = None,
         **kwargs: Unpack[TransformersKwargs],
-    ) -> LumosOutputWithPast:
+    ) -> CausalLMOutputWithPast:
         r"""
         Args:
             labels: `[B, L]` unshifted targets; positions labelled with a video id are scored on the video logits,
@@ -537,7 +450,7 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
             attention_mask=attention_mask,
             position_ids=position_ids,
             frame_ids=frame_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             **kwargs,
@@ -564,8 +477,7 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
 
         logits = None
         if return_logits or (return_logits is None and labels is None):
-            slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-            kept = hidden_states[:, slice_indices, :]
+            kept = slice_logits_to_keep(hidden_states, logits_to_keep)
             if video_logits_only:
                 offset, size = self.config.video_token_offset, self.config.video_vocab_size
                 if type(self.lm_head) is nn.Linear:
@@ -575,10 +487,10 @@ class LumosForVideoGeneration(LumosPreTrainedModel):
             else:
                 logits = self.lm_head(kept)
 
-        return LumosOutputWithPast(
+        return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )

@@ -16,39 +16,40 @@ fps))` seconds (at least 1). Images (`num_frames == 1`) say "1 frames at 1 frame
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import fields
 
 import torch
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from .tokens import (
-    BOS_TOKEN_ID,
-    FPS_PLACEHOLDER_TOKEN_ID,
-    FRAME_END_TOKEN_ID,
-    FRAME_START_TOKEN_ID,
-    FRAMES_PLACEHOLDER_TOKEN_ID,
-    MASK_TOKEN_ID,
-    NEW_LINE_TOKEN_ID,
-    NUM_SIZE_TOKENS,
-    PAD_TOKEN_ID,
-    PROMPT_TEMPLATE,
-    SEP_TOKEN_ID,
-    SIZE_TOKEN_OFFSET,
-    VIDEO_END_TOKEN_ID,
-    VIDEO_START_TOKEN_ID,
-    VIDEO_TOKEN_OFFSET,
-    VIDEO_VOCAB_SIZE,
-    size_token_id,
+from .sequence_format import (
+    IGNORE_INDEX,
+    LATENTS_PER_SIZE_UNIT,
+    PIXELS_PER_SIZE_UNIT,
+    SPATIAL_COMPRESSION,
+    check_resolution,
+    duration_and_fps,
+    fill_video_placeholders,
+    first_video_start,
+    frame_length,
+    frame_scaffold,
+    latent_grid_size,
+    num_latent_frames,
+    num_pixel_frames,
+    pad_sequences,
+    parse_video_tokens,
+    video_frame_tokens,
+    video_header,
+    video_token_positions,
 )
-from .training.collator import fill_video_placeholders
+from .tokens import OFFICIAL_TOKEN_LAYOUT as OFFICIAL
+from .tokens import TokenLayout
 
-IGNORE_INDEX = -100
-PIXELS_PER_SIZE_UNIT = 32  # size tokens count the frame height and width in units of 32 pixels
-SPATIAL_COMPRESSION = 8  # Cosmos DV4x8x8: one latent per 8x8 pixels
-TEMPORAL_COMPRESSION = 4  # and per 4 frames (after the first)
-LATENTS_PER_SIZE_UNIT = PIXELS_PER_SIZE_UNIT // SPATIAL_COMPRESSION
+PROMPT_TEMPLATE = (
+    "Generate a video with a resolution of {width}x{height}, consisting of {num_frames} frames at {fps} frames "
+    "per second, according to the following prompt:\n "
+)
 
 
 class LumosProcessor(ProcessorMixin):
@@ -56,13 +57,11 @@ class LumosProcessor(ProcessorMixin):
 
     Args:
         tokenizer: the Lumos text tokenizer (`lumos_hf.text_tokenizer.convert_text_tokenizer`), a
-            `PreTrainedTokenizerFast` with Chameleon's ids.
+            `PreTrainedTokenizerFast` with the ids of the token layout.
         prompt_template: `str.format` template with `{width}`, `{height}`, `{num_frames}` and `{fps}`; the caption
             is appended to it.
-        bos_token_id, pad_token_id, sep_token_id, video_start_token_id, video_end_token_id, frame_start_token_id,
-        frame_end_token_id, new_line_token_id, mask_token_id, size_token_offset, video_token_offset,
-        video_vocab_size, frames_placeholder_token_id, fps_placeholder_token_id: the token layout (defaults from
-            `lumos_hf.tokens`, the official values). They are saved with the processor.
+        bos_token_id, pad_token_id, ..., video_vocab_size: the fields of the `TokenLayout` (official defaults,
+            `lumos_hf.tokens`). They are saved with the processor and must equal the transformer config's.
 
     Shapes: `h = H / 8` latent rows and `w = W / 8` latent columns per frame, `T = 1 + (num_frames - 1) / 4` latent
     frames; a frame takes `h * (w + 1) + 4` tokens. Latent grids hold FSQ indices in `[0, video_vocab_size)`.
@@ -90,36 +89,30 @@ class LumosProcessor(ProcessorMixin):
         self,
         tokenizer=None,
         prompt_template: str = PROMPT_TEMPLATE,
-        bos_token_id: int = BOS_TOKEN_ID,
-        pad_token_id: int = PAD_TOKEN_ID,
-        sep_token_id: int = SEP_TOKEN_ID,
-        video_start_token_id: int = VIDEO_START_TOKEN_ID,
-        video_end_token_id: int = VIDEO_END_TOKEN_ID,
-        frame_start_token_id: int = FRAME_START_TOKEN_ID,
-        frame_end_token_id: int = FRAME_END_TOKEN_ID,
-        new_line_token_id: int = NEW_LINE_TOKEN_ID,
-        mask_token_id: int = MASK_TOKEN_ID,
-        size_token_offset: int = SIZE_TOKEN_OFFSET,
-        video_token_offset: int = VIDEO_TOKEN_OFFSET,
-        video_vocab_size: int = VIDEO_VOCAB_SIZE,
-        frames_placeholder_token_id: int = FRAMES_PLACEHOLDER_TOKEN_ID,
-        fps_placeholder_token_id: int = FPS_PLACEHOLDER_TOKEN_ID,
+        bos_token_id: int = OFFICIAL.bos_token_id,
+        pad_token_id: int = OFFICIAL.pad_token_id,
+        eos_token_id: int = OFFICIAL.eos_token_id,
+        sep_token_id: int = OFFICIAL.sep_token_id,
+        frame_start_token_id: int = OFFICIAL.frame_start_token_id,
+        frame_end_token_id: int = OFFICIAL.frame_end_token_id,
+        new_line_token_id: int = OFFICIAL.new_line_token_id,
+        video_start_token_id: int = OFFICIAL.video_start_token_id,
+        video_end_token_id: int = OFFICIAL.video_end_token_id,
+        mask_token_id: int = OFFICIAL.mask_token_id,
+        size_token_offset: int = OFFICIAL.size_token_offset,
+        num_size_tokens: int = OFFICIAL.num_size_tokens,
+        digit_token_offset: int = OFFICIAL.digit_token_offset,
+        frames_placeholder_token_id: int = OFFICIAL.frames_placeholder_token_id,
+        fps_placeholder_token_id: int = OFFICIAL.fps_placeholder_token_id,
+        text_vocab_size: int = OFFICIAL.text_vocab_size,
+        video_token_offset: int = OFFICIAL.video_token_offset,
+        video_vocab_size: int = OFFICIAL.video_vocab_size,
     ):
         self.prompt_template = prompt_template
-        self.bos_token_id = bos_token_id
-        self.pad_token_id = pad_token_id
-        self.sep_token_id = sep_token_id
-        self.video_start_token_id = video_start_token_id
-        self.video_end_token_id = video_end_token_id
-        self.frame_start_token_id = frame_start_token_id
-        self.frame_end_token_id = frame_end_token_id
-        self.new_line_token_id = new_line_token_id
-        self.mask_token_id = mask_token_id
-        self.size_token_offset = size_token_offset
-        self.video_token_offset = video_token_offset
-        self.video_vocab_size = video_vocab_size
-        self.frames_placeholder_token_id = frames_placeholder_token_id
-        self.fps_placeholder_token_id = fps_placeholder_token_id
+        layout = {name: value for name, value in locals().items() if name in _LAYOUT_FIELDS}
+        self.token_layout = TokenLayout(**layout)
+        for name, value in layout.items():  # saved by ProcessorMixin.to_dict with the processor's config
+            setattr(self, name, value)
         super().__init__(tokenizer)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -129,23 +122,19 @@ class LumosProcessor(ProcessorMixin):
     @staticmethod
     def num_latent_frames(num_frames: int) -> int:
         """Latent frames `T = 1 + (num_frames - 1) / 4` of `num_frames = 1 + 4k` pixel frames."""
-        _check_num_frames(num_frames)
-        return 1 + (num_frames - 1) // TEMPORAL_COMPRESSION
+        return num_latent_frames(num_frames)
 
-    @staticmethod
-    def latent_size(height: int, width: int) -> tuple[int, int]:
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
         """Latent grid `(h, w) = (height / 8, width / 8)` of a frame; height and width must be multiples of 32."""
-        _check_resolution(height, width)
-        return height // SPATIAL_COMPRESSION, width // SPATIAL_COMPRESSION
+        return latent_grid_size(height, width, self.token_layout)
 
     def size_token(self, n: int) -> int:
-        """Id of the size token of the integer `n` in `[0, 195]`."""
-        return size_token_id(n, self.size_token_offset)
+        """Id of the size token of the integer `n`."""
+        return self.token_layout.size_token(n)
 
     def video_header_ids(self, num_frames: int, fps: int) -> list[int]:
         """`[9004, size(seconds), size(fps)]`; images (`num_frames == 1`) get `[9004, size(1), size(1)]`."""
-        seconds, fps = _duration_and_fps(num_frames, fps)
-        return [self.video_start_token_id, self.size_token(seconds), self.size_token(fps)]
+        return video_header(num_frames, fps, self.token_layout)
 
     def build_prompt_ids(self, prompt: str, height: int, width: int, num_frames: int = 1, fps: int = 1) -> list[int]:
         """`[0] + tokenizer(template.format(...) + prompt)`: BOS and the text of the conditional sequence.
@@ -155,13 +144,15 @@ class LumosProcessor(ProcessorMixin):
         """
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        _check_resolution(height, width)
-        _duration_and_fps(num_frames, fps)
+        check_resolution(height, width, self.token_layout)
+        duration_and_fps(num_frames, fps, self.token_layout)
         is_image = num_frames == 1
         text = self.prompt_template.format(
             width=width, height=height, num_frames=1 if is_image else num_frames - 1, fps=1 if is_image else fps
         )
-        return [self.bos_token_id, *self.tokenizer(text + prompt, add_special_tokens=False)["input_ids"]]
+        # split_special_tokens: a prompt that spells a control token ("<s>", "<racm3:break>") stays plain text.
+        ids = self.tokenizer(text + prompt, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        return [self.token_layout.bos_token_id, *ids]
 
     # ----------------------------------------------------------------------------------------------------------
     # Frames
@@ -169,9 +160,7 @@ class LumosProcessor(ProcessorMixin):
 
     def frame_tokens(self, latent_grid: torch.Tensor) -> torch.LongTensor:
         """Tokens `[L_f]` of one frame from its latent grid `[h, w]` of FSQ indices, `L_f = h * (w + 1) + 4`."""
-        grid = self._check_grid(latent_grid, "latent_grid")
-        rows, cols = grid.shape
-        return self._frame(grid + self.video_token_offset, rows, cols)
+        return video_frame_tokens(self._check_grid(latent_grid, "latent_grid")[None], self.token_layout)
 
     def frame_scaffold(self, height: int, width: int) -> tuple[torch.LongTensor, torch.BoolTensor]:
         """A fully masked frame for AR-DF sampling (LUMOS_SPEC 7, step 1).
@@ -181,47 +170,34 @@ class LumosProcessor(ProcessorMixin):
             `is_masked [L_f]` bool: True at the `h * w` video-token positions (raster order).
         """
         rows, cols = self.latent_size(height, width)
-        tokens = self._frame(torch.full((rows, cols), self.mask_token_id, dtype=torch.long), rows, cols)
+        tokens = frame_scaffold(rows, cols, self.token_layout)
         is_masked = torch.zeros_like(tokens, dtype=torch.bool)
-        is_masked[3:-1] = True
-        is_masked[3:-1].view(rows, cols + 1)[:, -1] = False
+        is_masked[video_token_positions(rows, cols)] = True
         return tokens, is_masked
-
-    def _frame(self, content: torch.LongTensor, rows: int, cols: int) -> torch.LongTensor:
-        """Frame tokens around `content [rows, cols]` (token ids)."""
-        new_lines = torch.full((rows, 1), self.new_line_token_id, dtype=torch.long, device=content.device)
-        head = [self.frame_start_token_id, self.size_token(rows // LATENTS_PER_SIZE_UNIT)]
-        head.append(self.size_token(cols // LATENTS_PER_SIZE_UNIT))
-        return torch.cat(
-            [
-                content.new_tensor(head),
-                torch.cat([content, new_lines], dim=1).flatten(),
-                content.new_tensor([self.frame_end_token_id]),
-            ]
-        )
 
     def _check_grid(self, grid: torch.Tensor, name: str) -> torch.LongTensor:
         """Validate one latent grid `[h, w]` of FSQ indices (h and w multiples of 4)."""
         if not isinstance(grid, torch.Tensor) or grid.dtype.is_floating_point or grid.dtype == torch.bool:
             raise TypeError(f"{name} must be an integer torch.Tensor of FSQ indices")
-        if grid.dim() != 2 or grid.shape[0] % LATENTS_PER_SIZE_UNIT or grid.shape[1] % LATENTS_PER_SIZE_UNIT:
+        units = LATENTS_PER_SIZE_UNIT
+        if grid.dim() != 2 or grid.shape[0] % units or grid.shape[1] % units:
             raise ValueError(
-                f"{name} must have shape [H/8, W/8] with both sides multiples of {LATENTS_PER_SIZE_UNIT} "
-                f"(H, W multiples of 32), got {tuple(grid.shape)}"
+                f"{name} must have shape [H/8, W/8] with both sides multiples of {units} "
+                f"(H, W multiples of {PIXELS_PER_SIZE_UNIT}), got {tuple(grid.shape)}"
             )
-        if grid.numel() == 0 or max(grid.shape) // LATENTS_PER_SIZE_UNIT >= NUM_SIZE_TOKENS:
-            raise ValueError(f"{name} sides must be in [4, {4 * (NUM_SIZE_TOKENS - 1)}], got {tuple(grid.shape)}")
-        if int(grid.min()) < 0 or int(grid.max()) >= self.video_vocab_size:
-            raise ValueError(f"{name} must hold FSQ indices in [0, {self.video_vocab_size - 1}]")
+        largest = units * (self.token_layout.num_size_tokens - 1)
+        if grid.numel() == 0 or max(grid.shape) > largest:
+            raise ValueError(f"{name} sides must be in [{units}, {largest}], got {tuple(grid.shape)}")
+        if int(grid.min()) < 0 or int(grid.max()) >= self.token_layout.video_vocab_size:
+            raise ValueError(f"{name} must hold FSQ indices in [0, {self.token_layout.video_vocab_size - 1}]")
         return grid.long()
 
     def video_tokens(self, latents: torch.Tensor, name: str = "latents") -> torch.LongTensor:
         """Concatenated frame tokens `[T * L_f]` of latent frames `[T, h, w]`."""
         if not isinstance(latents, torch.Tensor) or latents.dim() != 3 or latents.shape[0] == 0:
             raise ValueError(f"{name} must be a tensor [T, h, w] with T >= 1")
-        grids = [self._check_grid(grid, f"{name}[{t}]") for t, grid in enumerate(latents)]
-        rows, cols = grids[0].shape
-        return torch.cat([self._frame(grid + self.video_token_offset, rows, cols) for grid in grids])
+        grids = torch.stack([self._check_grid(grid, f"{name}[{t}]") for t, grid in enumerate(latents)])
+        return video_frame_tokens(grids, self.token_layout)
 
     # ----------------------------------------------------------------------------------------------------------
     # Generation inputs
@@ -229,25 +205,30 @@ class LumosProcessor(ProcessorMixin):
 
     def __call__(
         self,
-        text: str | list[str],
+        text: str | list[str] | None,
         height: int,
         width: int,
         num_frames: int = 1,
         fps: int = 1,
         negative_prompt: str | list[str] | None = None,
         conditioning_latents: torch.Tensor | list[torch.Tensor] | None = None,
+        prompt_ids: Sequence[Sequence[int]] | None = None,
+        negative_prompt_ids: Sequence[Sequence[int] | None] | None = None,
     ) -> BatchFeature:
         """Generation inputs for T2I, T2V, I2V and video continuation, left padded.
 
         Args:
-            text: one prompt or a batch of B prompts.
+            text: one prompt or a batch of B prompts (None with `prompt_ids`).
             height, width: frame size in pixels, multiples of 32.
             num_frames: pixel frames `1 + 4k` (1 for an image, 25 for 2 s at 12 fps).
-            fps: frames per second, in `[1, 195]` (ignored for images).
+            fps: frames per second (ignored for images).
             negative_prompt: replaces the unconditional branch by this prompt (one for all, or B).
             conditioning_latents: the given first latent frames (I2V: one; continuation: several), FSQ indices:
                 `[T_c, h, w]` shared by the batch, `[B, T_c, h, w]` or a list of B `[T_c, h, w]`, with
                 `1 <= T_c < T`; they are appended as frame tokens after the video header in both branches.
+            prompt_ids: instead of `text`: B lists of ids `[bos] + text` (as `build_prompt_ids` returns them), used as
+                given (raw ids: control tokens too).
+            negative_prompt_ids: instead of `negative_prompt`: B lists of ids (or None entries: no text).
 
         Returns:
             `BatchFeature` with, for the conditional branch,
@@ -258,37 +239,53 @@ class LumosProcessor(ProcessorMixin):
             the model derives positions from the attention mask. Plus `num_latent_frames` (T) and
             `num_conditioning_frames` (T_c), both 0-dim long tensors.
         """
-        prompts = [text] if isinstance(text, str) else list(text)
-        if not prompts or not all(isinstance(prompt, str) for prompt in prompts):
-            raise TypeError("text must be a str or a non-empty list of str")
-        batch_size = len(prompts)
-        negatives = self._broadcast_prompts(negative_prompt, batch_size, "negative_prompt")
+        if (text is None) == (prompt_ids is None):
+            raise ValueError("give exactly one of text and prompt_ids")
+        if prompt_ids is None:
+            prompts = [text] if isinstance(text, str) else list(text)
+            if not prompts or not all(isinstance(prompt, str) for prompt in prompts):
+                raise TypeError("text must be a str or a non-empty list of str")
+            prompt_ids = [self.build_prompt_ids(prompt, height, width, num_frames, fps) for prompt in prompts]
+        batch_size = len(prompt_ids)
+        if negative_prompt is not None and negative_prompt_ids is not None:
+            raise ValueError("give at most one of negative_prompt and negative_prompt_ids")
+        if negative_prompt_ids is None:
+            negatives = self._broadcast_prompts(negative_prompt, batch_size, "negative_prompt")
+            negative_prompt_ids = [
+                None if n is None else self.build_prompt_ids(n, height, width, num_frames, fps) for n in negatives
+            ]
+        if len(negative_prompt_ids) != batch_size:
+            raise ValueError(f"negative_prompt_ids must hold {batch_size} entries (one per prompt)")
         total_frames = self.num_latent_frames(num_frames)
         header = self.video_header_ids(num_frames, fps)
         given = self._conditioning_tokens(conditioning_latents, batch_size, height, width, total_frames)
 
-        def branch(prompt: str | None, frames: torch.LongTensor) -> torch.LongTensor:
-            text_ids = [] if prompt is None else self.build_prompt_ids(prompt, height, width, num_frames, fps)
-            text_ids += [self.sep_token_id] if text_ids else []
+        def branch(ids: Sequence[int] | None, frames: torch.LongTensor) -> torch.LongTensor:
+            text_ids = [] if ids is None else [*self._check_ids(ids), self.token_layout.sep_token_id]
             return torch.cat([torch.tensor(text_ids + header, dtype=torch.long), frames])
 
-        cond = self.pad_batch([{"input_ids": branch(p, frames)} for p, frames in zip(prompts, given)])
-        uncond = self.pad_batch([{"input_ids": branch(n, frames)} for n, frames in zip(negatives, given)])
-        num_given = 0 if conditioning_latents is None else given[0].shape[0] // self._frame_length(height, width)
+        pad = self.token_layout.pad_token_id
+        input_ids, attention_mask = pad_sequences([branch(p, f) for p, f in zip(prompt_ids, given)], pad)
+        uncond_ids, uncond_mask = pad_sequences([branch(n, f) for n, f in zip(negative_prompt_ids, given)], pad)
+        num_given = given[0].shape[0] // frame_length(*self.latent_size(height, width))
         return BatchFeature(
             {
-                "input_ids": cond["input_ids"],
-                "attention_mask": cond["attention_mask"],
-                "uncond_input_ids": uncond["input_ids"],
-                "uncond_attention_mask": uncond["attention_mask"],
+                "input_ids": input_ids,
+                "attention_mask": attention_mask,
+                "uncond_input_ids": uncond_ids,
+                "uncond_attention_mask": uncond_mask,
                 "num_latent_frames": torch.tensor(total_frames),
                 "num_conditioning_frames": torch.tensor(num_given),
             }
         )
 
-    def _frame_length(self, height: int, width: int) -> int:
-        rows, cols = self.latent_size(height, width)
-        return rows * (cols + 1) + 4
+    def _check_ids(self, ids: Sequence[int]) -> list[int]:
+        """Text ids given by the caller: ints in the vocabulary."""
+        ids = list(ids)
+        vocab_size = self.token_layout.vocab_size
+        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab_size for i in ids):
+            raise ValueError(f"prompt ids must be non-empty lists of ints in [0, {vocab_size - 1}]")
+        return ids
 
     @staticmethod
     def _broadcast_prompts(prompts: str | list[str] | None, batch_size: int, name: str) -> list[str | None]:
@@ -347,27 +344,23 @@ class LumosProcessor(ProcessorMixin):
                 (BOS included), or None for a text-dropped sample (classifier-free guidance), which starts at 9004.
             latents: `[T, h, w]` FSQ indices; `T == 1` is an image. The text and header describe
                 `num_frames = 1 + 4 (T - 1)` pixel frames at `fps`.
-            fps: frames per second of a video, in `[1, 195]`.
+            fps: frames per second of a video.
 
         Returns:
             `input_ids [L]` and `labels [L]` (long): labels are the input ids from the 9004 token on, -100 before.
         """
+        layout = self.token_layout
         frames = self.video_tokens(latents)
-        num_frames = 1 + TEMPORAL_COMPRESSION * (latents.shape[0] - 1)
-        video = torch.cat(
-            [
-                torch.tensor(self.video_header_ids(num_frames, fps)),
-                frames,
-                torch.tensor([self.video_end_token_id, self.sep_token_id]),
-            ]
-        )
+        num_frames = num_pixel_frames(latents.shape[0])
+        tail = [layout.video_end_token_id, layout.sep_token_id]
+        video = torch.cat([torch.tensor(self.video_header_ids(num_frames, fps)), frames, torch.tensor(tail)])
         if prompt is None:
             text_ids = []
         elif isinstance(prompt, str):
             height, width = (side * SPATIAL_COMPRESSION for side in latents.shape[1:])
-            text_ids = [*self.build_prompt_ids(prompt, height, width, num_frames, fps), self.sep_token_id]
+            text_ids = [*self.build_prompt_ids(prompt, height, width, num_frames, fps), layout.sep_token_id]
         else:
-            text_ids = [*prompt, self.sep_token_id]
+            text_ids = [*prompt, layout.sep_token_id]
         input_ids = torch.cat([torch.tensor(text_ids, dtype=torch.long), video])
         labels = input_ids.clone()
         labels[: len(text_ids)] = IGNORE_INDEX
@@ -380,21 +373,15 @@ class LumosProcessor(ProcessorMixin):
 
         The frame count is `seconds * fps` and the fps is read from the sequence's own header
         `[9004, size(seconds), size(fps)]` (84 and 12 for the official 7 s, 12 fps samples; 1 and 1 for images).
-        Only the text before the first 9004 is searched (inside frames, 65539 and 65540 are video tokens). The rule
-        is `lumos_hf.training.fill_video_placeholders`, applied with this processor's token layout.
+        Only the text before the first 9004 is searched (inside frames, 65539 and 65540 are video tokens): the rule
+        of `lumos_hf.sequence_format.fill_video_placeholders`, with this processor's token layout.
 
         Returns:
             `input_ids [L']` and, when `labels` is given, `labels [L']` with -100 on the (longer) text.
         """
         ids = torch.as_tensor(input_ids, dtype=torch.long)
-        start = self._first_video_start(ids, "input_ids")
-        filled = fill_video_placeholders(
-            ids,
-            video_start_token_id=self.video_start_token_id,
-            size_token_offset=self.size_token_offset,
-            frames_placeholder_token_id=self.frames_placeholder_token_id,
-            fps_placeholder_token_id=self.fps_placeholder_token_id,
-        )
+        start = first_video_start(ids, self.token_layout)
+        filled = fill_video_placeholders(ids, self.token_layout)
         output = {"input_ids": filled}
         if labels is not None:
             labels = torch.as_tensor(labels, dtype=torch.long)
@@ -406,14 +393,6 @@ class LumosProcessor(ProcessorMixin):
             output["labels"] = torch.cat([torch.full((text_length,), IGNORE_INDEX), labels[start:]])
         return output
 
-    def _first_video_start(self, ids: torch.LongTensor, name: str) -> int:
-        starts = (ids == self.video_start_token_id).nonzero()
-        if ids.dim() != 1 or starts.numel() == 0 or starts[0, 0] + 3 > ids.shape[0]:
-            raise ValueError(
-                f"{name} must be one sequence [L] with a video header [{self.video_start_token_id}, s, fps]"
-            )
-        return int(starts[0, 0])
-
     # ----------------------------------------------------------------------------------------------------------
     # Batching and parsing
     # ----------------------------------------------------------------------------------------------------------
@@ -424,114 +403,38 @@ class LumosProcessor(ProcessorMixin):
         `input_ids` are padded with `pad_token_id`; `labels`, when every feature has them, with -100.
         Generation inputs are left padded; training batches may use `padding_side="right"`.
         """
-        if padding_side not in ("left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if not features:
             raise ValueError("features must hold at least one sequence")
-        keys = ["input_ids", "labels"] if all("labels" in f for f in features) else ["input_ids"]
-        length = max(len(f["input_ids"]) for f in features)
-        batch = {key: [] for key in [*keys, "attention_mask"]}
-        for feature in features:
-            pad = length - len(feature["input_ids"])
-            for key in keys:
-                values = torch.as_tensor(feature[key], dtype=torch.long)
-                fill = torch.full((pad,), self.pad_token_id if key == "input_ids" else IGNORE_INDEX)
-                batch[key].append(torch.cat([fill, values] if padding_side == "left" else [values, fill]))
-            mask = [torch.zeros(pad, dtype=torch.long), torch.ones(length - pad, dtype=torch.long)]
-            batch["attention_mask"].append(torch.cat(mask if padding_side == "left" else mask[::-1]))
-        return BatchFeature({key: torch.stack(values) for key, values in batch.items()})
+        pad = self.token_layout.pad_token_id
+        input_ids, mask = pad_sequences([f["input_ids"] for f in features], pad, padding_side)
+        batch = {"input_ids": input_ids, "attention_mask": mask}
+        if all("labels" in f for f in features):
+            batch["labels"] = pad_sequences([f["labels"] for f in features], IGNORE_INDEX, padding_side)[0]
+        return BatchFeature(batch)
 
     def parse_video_tokens(
         self, input_ids: torch.Tensor | Sequence[int] | Sequence[Sequence[int]]
     ) -> list[torch.LongTensor]:
         """Latent grids of generated (or training) sequences.
 
-        The frames between the last video start (9004, or the sequence start) and the following video end (9005,
-        or the sequence end) are read; each frame's grid size comes from its size tokens.
-
         Args:
             input_ids: `[B, L]` or `[L]` token ids (padding anywhere outside the video is fine).
 
         Returns:
-            One `[T, h, w]` long tensor of FSQ indices per sequence. Raises `ValueError` on a malformed frame (wrong
-            length, missing new line or frame end, a token that is not a video token, such as a leftover MASK) or on
-            frames of different sizes.
+            One `[T, h, w]` long tensor of FSQ indices per sequence (`lumos_hf.sequence_format.parse_video_tokens`).
         """
         ids = torch.as_tensor(input_ids, dtype=torch.long)
         if ids.dim() == 1:
             ids = ids.unsqueeze(0)
         if ids.dim() != 2:
             raise ValueError(f"input_ids must have shape [B, L] or [L], got {tuple(ids.shape)}")
-        return [self._parse_sequence(row, f"input_ids[{index}]") for index, row in enumerate(ids)]
-
-    def _parse_sequence(self, ids: torch.LongTensor, name: str) -> torch.LongTensor:
-        starts = (ids == self.video_start_token_id).nonzero()
-        begin = int(starts[-1, 0]) + 3 if starts.numel() else 0
-        ends = (ids[begin:] == self.video_end_token_id).nonzero()
-        video = ids[begin : begin + int(ends[0, 0])] if ends.numel() else ids[begin:]
-        frame_starts = (video == self.frame_start_token_id).nonzero().flatten().tolist()
-        if not frame_starts:
-            raise ValueError(f"{name}: no frame (token {self.frame_start_token_id}) found in the video")
         grids = []
-        for number, start in enumerate(frame_starts):
-            where = f"{name}, frame {number} (video offset {start})"
-            if start + 3 > video.shape[0]:
-                raise ValueError(f"{where}: the sequence ends inside the frame header")
-            size_units = (video[start + 1 : start + 3] - self.size_token_offset).tolist()
-            if not all(0 < units < NUM_SIZE_TOKENS for units in size_units):
-                raise ValueError(
-                    f"{where}: expected two size tokens after the frame start, got {video[start + 1 : start + 3].tolist()}"
-                )
-            rows, cols = (units * LATENTS_PER_SIZE_UNIT for units in size_units)
-            end = start + 3 + rows * (cols + 1)
-            if end >= video.shape[0] or int(video[end]) != self.frame_end_token_id:
-                raise ValueError(
-                    f"{where}: expected {rows} rows of {cols} tokens and a new line, then {self.frame_end_token_id}"
-                )
-            content = video[start + 3 : end].view(rows, cols + 1)
-            if (content[:, -1] != self.new_line_token_id).any():
-                raise ValueError(f"{where}: every row must end with the new-line token {self.new_line_token_id}")
-            grid = content[:, :-1] - self.video_token_offset
-            if ((grid < 0) | (grid >= self.video_vocab_size)).any():
-                raise ValueError(f"{where}: holds tokens that are not video tokens (e.g. MASK {self.mask_token_id})")
-            if grids and grid.shape != grids[0].shape:
-                raise ValueError(
-                    f"{where}: grid {tuple(grid.shape)} differs from the first frame's {tuple(grids[0].shape)}"
-                )
-            grids.append(grid)
-        return torch.stack(grids)
+        for index, row in enumerate(ids):
+            try:
+                grids.append(parse_video_tokens(row, self.token_layout))
+            except ValueError as error:
+                raise ValueError(f"input_ids[{index}]: {error}") from error
+        return grids
 
 
-def _check_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-
-
-def _check_resolution(height: int, width: int) -> None:
-    for name, value in (("height", height), ("width", width)):
-        _check_int(name, value)
-        if value <= 0 or value % PIXELS_PER_SIZE_UNIT or value // PIXELS_PER_SIZE_UNIT >= NUM_SIZE_TOKENS:
-            raise ValueError(
-                f"{name} must be a positive multiple of {PIXELS_PER_SIZE_UNIT} up to "
-                f"{PIXELS_PER_SIZE_UNIT * (NUM_SIZE_TOKENS - 1)}, got {value}"
-            )
-
-
-def _check_num_frames(num_frames: int) -> None:
-    _check_int("num_frames", num_frames)
-    if num_frames < 1 or (num_frames - 1) % TEMPORAL_COMPRESSION:
-        raise ValueError(f"num_frames must be 1 + 4k pixel frames (1, 5, ..., 25, ...), got {num_frames}")
-
-
-def _duration_and_fps(num_frames: int, fps: int) -> tuple[int, int]:
-    """Seconds and fps of the video header: `round((num_frames - 1) / fps)` (at least 1) and fps; (1, 1) for images."""
-    _check_num_frames(num_frames)
-    _check_int("fps", fps)
-    if not 1 <= fps < NUM_SIZE_TOKENS:
-        raise ValueError(f"fps must be in [1, {NUM_SIZE_TOKENS - 1}], got {fps}")
-    if num_frames == 1:
-        return 1, 1
-    seconds = max(1, math.floor((num_frames - 1) / fps + 0.5))
-    if seconds >= NUM_SIZE_TOKENS:
-        raise ValueError(f"(num_frames - 1) / fps must be at most {NUM_SIZE_TOKENS - 1} seconds, got {seconds}")
-    return seconds, fps
+_LAYOUT_FIELDS = frozenset(field.name for field in fields(TokenLayout))

@@ -1,10 +1,12 @@
-"""ARDFScheduler: one frame of masked discrete diffusion, the inner loop of Lumos-1's AR-DF sampling (LUMOS_SPEC 7).
+"""ARDFScheduler: one frame of masked discrete diffusion, the inner loop of Lumos-1's AR-DF sampling (LUMOS_SPEC 7),
+and the sampling helpers around it (history masks, guidance, per-generator random draws, mask-ratio schedules).
 
 MaskGIT-style parallel decoding over the video tokens of one latent frame. Each step samples every masked token
 from the (guided) video logits, keeps the revealed ones, and re-masks the `m` least confident sampled tokens,
 `m = floor(N_f * r((n + 1) / N))` clamped to `[1, #masked - 1]`, with a keep-masked ratio schedule `r` (cosine by
-default; any callable as in lucidrains' muse-maskgit-pytorch) and confidence perturbed by Gumbel noise whose
-temperature anneals linearly to 0. The last step re-masks nothing.
+default; any callable, as in lucidrains' muse-maskgit-pytorch). Confidence is the probability of the drawn token
+under the unfiltered guided softmax, perturbed by Gumbel noise whose temperature anneals to 0. The last step
+re-masks nothing.
 """
 
 from __future__ import annotations
@@ -19,20 +21,104 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 
 MaskSchedule = Callable[[torch.Tensor], torch.Tensor | float]
+Generators = torch.Generator | list[torch.Generator] | None
 
 
 def cosine_schedule(progress: torch.Tensor) -> torch.Tensor:
-    """Keep-masked ratio `cos(pi / 2 * progress)` (the official schedule)."""
+    """`cos(pi / 2 * progress)`: the official keep-masked ratio of sampling and mask ratio of training (MaskGIT)."""
     return torch.cos(progress * math.pi * 0.5)
 
 
 def linear_schedule(progress: torch.Tensor) -> torch.Tensor:
-    """Keep-masked ratio `1 - progress`."""
+    """`1 - progress`."""
     return (1 - progress).clamp(min=0.0, max=1.0)
 
 
 MASK_SCHEDULES: dict[str, MaskSchedule] = {"cosine": cosine_schedule, "linear": linear_schedule}
 CUSTOM_SCHEDULE_NAME = "custom"
+GUMBEL_TEMPERATURE_SCHEDULES = ("linear", "official")
+HISTORY_MASK_MODES = ("periodic", "random")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Sampling helpers
+
+
+def uniform_per_row(
+    batch_size: int, row_shape: tuple[int, ...], generator: Generators, device: torch.device | str
+) -> torch.Tensor:
+    """Uniforms `[B, *row_shape]` on `device`: one `[B, ...]` draw from one generator (or the global RNG), or one
+    `[...]` draw per row from a list of B generators, so that a batch gives exactly the rows of separate runs.
+    Each generator draws on its own device; only the uniforms move."""
+
+    def draw(shape: tuple[int, ...], gen: torch.Generator | None) -> torch.Tensor:
+        return torch.rand(shape, generator=gen, device=gen.device if gen is not None else device).to(device)
+
+    if isinstance(generator, list):
+        return torch.stack([draw(row_shape, gen) for gen in generator])
+    return draw((batch_size, *row_shape), generator)
+
+
+def make_history_mask(
+    mode: str,
+    ratio: float,
+    batch_size: int,
+    num_content_tokens: int,
+    generator: Generators = None,
+    device: torch.device | str | None = None,
+) -> torch.BoolTensor:
+    """Which content tokens of a finished frame are shown as MASK to later frames (LUMOS_SPEC 7, step 3).
+
+    Drawn once per video and reused for every frame and both guidance branches.
+
+    Args:
+        mode: `"periodic"` (official): `m = max(1, round(ratio * N))` evenly spaced indices `round(i * N / m)`,
+            computed in float32 as the official code does (rounding ties to even, duplicates dropped, the tail padded
+            back to m from the end), the same for every video; `"random"` (the paper): each token independently with
+            probability `ratio`.
+        ratio: the masked fraction rho in `[0, 1)`. The official periodic mask hides one token even at 0.
+        batch_size: B videos.
+        num_content_tokens: N, the video and new-line tokens of a frame, `h * (w + 1)`.
+        generator: for `"random"`: one generator (one `[B, N]` draw) or a list of B (one `[N]` draw each).
+        device: device of the returned mask.
+
+    Returns:
+        `[B, N]` bool, True where the token is replaced by MASK.
+    """
+    if mode == "periodic":
+        count = max(1, round(ratio * num_content_tokens))
+        step = num_content_tokens / count
+        indices = (torch.arange(count) * step).round().long().clamp(0, num_content_tokens - 1).unique()
+        padding = num_content_tokens - 1 - torch.arange(indices.numel(), count)  # official: fill back to `count`
+        mask = torch.zeros(num_content_tokens, dtype=torch.bool)
+        mask[torch.cat([indices, padding])] = True
+        return mask.to(device).expand(batch_size, -1)
+    if mode != "random":
+        raise ValueError(f"history_mask must be one of {HISTORY_MASK_MODES}, got {mode!r}")
+    return uniform_per_row(batch_size, (num_content_tokens,), generator, device or "cpu") < ratio
+
+
+def guided_logits(logits: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """Classifier-free guidance `u + s (c - u)` in float32 of `logits [2B, ...]` stacked as (conditional, unconditional)."""
+    cond, uncond = logits.float().chunk(2)
+    return uncond + guidance_scale * (cond - uncond)
+
+
+def inverse_cdf_sample(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.LongTensor:
+    """One draw per row of `probs [..., V]` given `uniforms [...]` in `[0, 1)`: the first id whose float32 cumulative
+    probability exceeds `u` times the total (ids of probability 0 are never drawn)."""
+    cdf = probs.float().cumsum(-1)
+    index = torch.searchsorted(cdf, (uniforms * cdf[..., -1])[..., None], right=True).squeeze(-1)
+    return index.clamp_max(probs.shape[-1] - 1)
+
+
+def gumbel_noise(uniforms: torch.Tensor) -> torch.Tensor:
+    """Gumbel(0, 1) noise `-log(-log(u))` of uniforms (clamped at 1e-20, as the official code)."""
+    return -torch.log(-torch.log(uniforms.clamp(min=1e-20)))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scheduler
 
 
 @dataclass
@@ -58,12 +144,17 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             or a callable taking a 0-dim float32 tensor and returning a ratio in `[0, 1]` (tensor or float). A
             callable is saved in the config as `"custom"`; pass it again when reloading
             (`ARDFScheduler.from_config(config, mask_schedule=fn)`).
-        gumbel_temperature: tau of the confidence noise; step n uses `tau * (1 - (n + 1) / N)`. 0 re-masks the least
-            confident tokens deterministically.
-        top_k: sample each masked token among its `top_k` most likely video tokens (None: no filtering, official).
-        temperature: logits are divided by it before sampling (1.0: official).
+        gumbel_temperature: tau of the confidence noise. 0 re-masks the least confident tokens deterministically.
+        gumbel_temperature_schedule: `"linear"`: step n of every frame uses `tau * (1 - (n + 1) / N)`;
+            `"official"`: the official code's running product `tau_n = tau_{n-1} * (1 - (n + 1) / N)`, never reset
+            (0.875, 0.656, 0.410, ... in the first frame for 8 steps, 0 in every later frame), the schedule of every
+            published Lumos-1 video.
+        top_k: draw each masked token among its `top_k` most likely video tokens (None: no filtering, official).
+            The confidence ranking always uses the unfiltered softmax, so `top_k=1, gumbel_temperature=0` is greedy
+            decoding: argmax draws, least confident re-masked first.
+        temperature: logits are divided by it before drawing (1.0: official).
 
-    The timesteps are the step indices `0 .. N-1` in the order they run.
+    The timesteps are the step indices `0 .. N-1` in the order they run; `set_timesteps` starts a new video.
 
     Example:
 
@@ -94,6 +185,7 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         num_inference_steps: int = 50,
         mask_schedule: str | MaskSchedule = "cosine",
         gumbel_temperature: float = 1.0,
+        gumbel_temperature_schedule: str = "linear",
         top_k: int | None = None,
         temperature: float = 1.0,
     ):
@@ -111,16 +203,22 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             raise ValueError(
                 f"mask_schedule must be one of {sorted(MASK_SCHEDULES)} or a callable, got {mask_schedule!r}"
             )
-        if not isinstance(gumbel_temperature, (int, float)) or gumbel_temperature < 0:
-            raise ValueError(f"gumbel_temperature must be a float >= 0, got {gumbel_temperature!r}")
+        if not _is_real(gumbel_temperature) or not 0 <= gumbel_temperature < math.inf:
+            raise ValueError(f"gumbel_temperature must be a finite float >= 0, got {gumbel_temperature!r}")
+        if gumbel_temperature_schedule not in GUMBEL_TEMPERATURE_SCHEDULES:
+            raise ValueError(
+                f"gumbel_temperature_schedule must be one of {GUMBEL_TEMPERATURE_SCHEDULES}, "
+                f"got {gumbel_temperature_schedule!r}"
+            )
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
-        if not isinstance(temperature, (int, float)) or temperature <= 0:
-            raise ValueError(f"temperature must be a float > 0, got {temperature!r}")
+        if not _is_real(temperature) or not 0 < temperature < math.inf:
+            raise ValueError(f"temperature must be a finite float > 0, got {temperature!r}")
         self.set_timesteps(num_inference_steps)
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
-        """Set the number of steps N per frame; `timesteps` becomes `arange(N)`."""
+        """Set the number of steps N per frame (`timesteps = arange(N)`) and start a new video (the official
+        Gumbel temperature restarts from `gumbel_temperature`)."""
         if (
             isinstance(num_inference_steps, bool)
             or not isinstance(num_inference_steps, int)
@@ -129,6 +227,16 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             raise ValueError(f"num_inference_steps must be an int >= 1, got {num_inference_steps!r}")
         self.num_inference_steps = num_inference_steps
         self.timesteps = torch.arange(num_inference_steps, device=device)
+        self._running_temperature = float(self.config.gumbel_temperature)
+
+    def gumbel_temperature_at(self, step_index: int) -> float:
+        """Gumbel temperature of step n of the current frame (advances the official running product)."""
+        self._check_step_index(step_index)
+        decay = 1.0 - (step_index + 1) / self.num_inference_steps
+        if self.config.gumbel_temperature_schedule == "linear":
+            return self.config.gumbel_temperature * decay
+        self._running_temperature *= decay
+        return self._running_temperature
 
     def keep_masked_count(self, step_index: int, num_tokens: int) -> int:
         """Scheduled keep-masked count `floor(N_f * r((n + 1) / N))` before clamping (float32, as the official code)."""
@@ -167,7 +275,7 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         step_index: int,
         sample: torch.LongTensor,
         is_masked: torch.BoolTensor,
-        generator: torch.Generator | list[torch.Generator] | None = None,
+        generator: Generators = None,
         return_dict: bool = True,
     ) -> ARDFSchedulerOutput | tuple[torch.LongTensor, torch.BoolTensor]:
         """One AR-DF step on the video tokens of one frame.
@@ -179,7 +287,8 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             sample: `[B, N]` long video-vocabulary indices; values at masked positions are ignored.
             is_masked: `[B, N]` bool, True where the token is still masked.
             generator: one `torch.Generator`, or a list of B (one per row: a batch then gives exactly the rows of
-                separate runs with those generators), or None (global RNG).
+                separate runs with those generators), or None (global RNG). Each step draws, in the official order,
+                `[B, N]` uniforms for the tokens, then `[B, N]` uniforms for the Gumbel noise.
             return_dict: return an `ARDFSchedulerOutput` rather than a tuple.
 
         Returns:
@@ -188,20 +297,21 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         """
         self._check_step_index(step_index)
         self._check_inputs(logits, sample, is_masked, generator)
-        num_tokens, vocab_size = logits.shape[1:]
-        logits = logits.float() / self.config.temperature
+        batch_size, num_tokens, vocab_size = logits.shape
+        logits = logits.float()
+        probs = logits.softmax(dim=-1)  # the confidence is scored on the unfiltered guided softmax
+        draw_logits = logits / self.config.temperature if self.config.temperature != 1.0 else logits
         if self.config.top_k is not None and self.config.top_k < vocab_size:
-            kth = logits.topk(self.config.top_k, dim=-1).values[..., -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = logits.softmax(dim=-1)
+            kth = draw_logits.topk(self.config.top_k, dim=-1).values[..., -1:]
+            draw_logits = draw_logits.masked_fill(draw_logits < kth, float("-inf"))
+        draw_probs = probs if draw_logits is logits else draw_logits.softmax(dim=-1)
 
-        # Random draws in the official order (all positions sampled, then Gumbel noise for all positions).
-        sampled = _multinomial(probs, generator)
+        sampled = inverse_cdf_sample(draw_probs, uniform_per_row(batch_size, (num_tokens,), generator, logits.device))
         sampled = torch.where(is_masked, sampled, sample.long())
         confidence = torch.log(probs.gather(-1, sampled.unsqueeze(-1)).squeeze(-1).clamp(min=1e-20))
         confidence = confidence.masked_fill(~is_masked, float("inf"))
-        tau = self.config.gumbel_temperature * (1.0 - (step_index + 1) / self.num_inference_steps)
-        confidence = confidence + tau * _gumbel_noise(confidence.shape, confidence.device, generator)
+        noise = gumbel_noise(uniform_per_row(batch_size, (num_tokens,), generator, logits.device))
+        confidence = confidence + self.gumbel_temperature_at(step_index) * noise
 
         counts = self._remask_counts(step_index, num_tokens, is_masked.sum(dim=-1))  # [B]
         order = confidence.argsort(dim=-1, stable=True)  # least confident first; revealed (+inf) last
@@ -221,10 +331,7 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
 
     @staticmethod
     def _check_inputs(
-        logits: torch.Tensor,
-        sample: torch.Tensor,
-        is_masked: torch.Tensor,
-        generator: torch.Generator | list[torch.Generator] | None,
+        logits: torch.Tensor, sample: torch.Tensor, is_masked: torch.Tensor, generator: Generators
     ) -> None:
         if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or not logits.dtype.is_floating_point:
             raise ValueError("logits must be a float tensor [B, N, V] (video logits of the frame's video tokens)")
@@ -244,36 +351,12 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             )
 
 
-def _multinomial(probs: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.LongTensor:
-    """One draw per position from `probs [B, N, V]` -> `[B, N]`, by inverse CDF on the probabilities' device.
-
-    Only the `[B, N]` uniforms come from each generator (on its own device), so a CPU generator with a CUDA pipeline
-    moves B·N numbers, not the `[B, N, V]` probabilities; tokens of probability 0 (top-k) are never drawn.
-    """
-
-    def uniforms(shape: torch.Size, gen: torch.Generator | None) -> torch.Tensor:
-        device = gen.device if gen is not None else probs.device
-        return torch.rand(shape, generator=gen, device=device).to(probs.device)
-
-    if isinstance(generator, list):
-        u = torch.stack([uniforms(probs.shape[1:-1], gen) for gen in generator])
-    else:
-        u = uniforms(probs.shape[:-1], generator)
-    cdf = probs.float().cumsum(-1)
-    index = torch.searchsorted(cdf, (u * cdf[..., -1])[..., None], right=True).squeeze(-1)
-    return index.clamp_max(probs.shape[-1] - 1)
-
-
-def _gumbel_noise(
-    shape: torch.Size, device: torch.device, generator: torch.Generator | list[torch.Generator] | None
-) -> torch.Tensor:
-    """Gumbel(0, 1) noise `-log(-log(u))` of `shape [B, N]` (u clamped at 1e-20, as the official code)."""
-
-    def uniform(size: tuple[int, ...], gen: torch.Generator | None) -> torch.Tensor:
-        return torch.rand(size, generator=gen, device=gen.device if gen is not None else device).to(device)
-
-    if isinstance(generator, list):
-        noise = torch.stack([uniform(tuple(shape[1:]), gen) for gen in generator])
-    else:
-        noise = uniform(tuple(shape), generator)
-    return -torch.log(-torch.log(noise.clamp(min=1e-20)))
+def _is_real(value: object) -> bool:
+    """A real number (Python, numpy or 0-dim tensor scalar), not a bool."""
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes))

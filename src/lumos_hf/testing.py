@@ -14,10 +14,16 @@ have merges too, any other text falls back to smaller pieces. `build_tiny_chamel
 
 from __future__ import annotations
 
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast
 
-from .text_tokenizer import convert_text_tokenizer, reserved_token
+from .text_tokenizer import (
+    add_word_merges,
+    byte_symbols,
+    chameleon_pre_tokenizer,
+    convert_text_tokenizer,
+    reserved_token,
+)
 from .tokens import FRAME_END_TOKEN_ID, FRAME_START_TOKEN_ID, TEXT_VOCAB_SIZE
 
 BYTE_TOKEN_OFFSET = 16384  # first of the 256 byte-level symbols
@@ -56,15 +62,6 @@ CAPTION_WORDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _byte_symbols() -> list[str]:
-    """The 256 byte-level symbols in GPT-2 order (printable bytes first), as laid out in Chameleon's vocabulary."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    symbols = [chr(b) for b in printable]
-    shifted = [b for b in range(256) if b not in printable]
-    symbols += [chr(256 + n) for n in range(len(shifted))]
-    return symbols
-
-
 def _image_token(index: int) -> str:
     """Chameleon's name of VQ image token `index`: "IMGIMG" + its decimal digits written as letters A..J + "Z"."""
     return "IMGIMG" + "".join(chr(ord("A") + int(d)) for d in str(index)) + "Z"
@@ -77,33 +74,16 @@ def build_tiny_chameleon_text_tokenizer() -> Tokenizer:
     specials.update({i: reserved_token(i) for i in range(FRAME_START_TOKEN_ID + 1, BYTE_TOKEN_OFFSET)})
     vocab = {token: i for i, token in specials.items()}
     vocab.update({_image_token(i): 4 + i for i in range(NUM_IMAGE_TOKENS)})
-    vocab.update({symbol: BYTE_TOKEN_OFFSET + i for i, symbol in enumerate(_byte_symbols())})
+    vocab.update({symbol: BYTE_TOKEN_OFFSET + i for i, symbol in enumerate(byte_symbols())})
     vocab.update(TEMPLATE_TOKEN_IDS)
 
-    # Left-to-right merge chains build every word; words with a leading space merge before the others, so a
-    # word-internal pair never pre-empts the chain of a listed word.
-    words = sorted(set(TEMPLATE_TOKEN_IDS) | set(CAPTION_WORDS), key=lambda w: (not w.startswith("Ġ"), w))
-    merges: list[tuple[str, str]] = []
     free_ids = (i for i in range(TEXT_VOCAB_SIZE - 1, BYTE_TOKEN_OFFSET + 255, -1) if i not in vocab.values())
-    for word in words:
-        for end in range(2, len(word) + 1):
-            merge = (word[: end - 1], word[end - 1])
-            if merge not in merges:
-                merges.append(merge)
-            if word[:end] not in vocab:
-                vocab[word[:end]] = next(free_ids)
+    merges = add_word_merges(vocab, [*TEMPLATE_TOKEN_IDS, *CAPTION_WORDS], free_ids)
     used = set(vocab.values())
     vocab.update({f"<unused{i:05d}>": i for i in range(TEXT_VOCAB_SIZE) if i not in used})
 
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(r"([\t\n]|    |  )"), behavior="isolated"),
-            pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
-            pre_tokenizers.Split(Regex(r"[\p{P}!-/:-@\[-`{-~]"), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-        ]
-    )
+    tokenizer.pre_tokenizer = chameleon_pre_tokenizer()
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens([AddedToken(specials[i], normalized=False, special=True) for i in sorted(specials)])
     return tokenizer

@@ -1,10 +1,14 @@
-"""Token ids of the Lumos-1 vocabulary (LUMOS_SPEC section 1) and helpers for number and size tokens.
+"""Token ids of the Lumos-1 vocabulary (LUMOS_SPEC section 1) and `TokenLayout`, the ids one model uses.
 
-The vocabulary has 129,536 ids: Chameleon's 65,536 text BPE ids, then 64,000 video ids (65,536 + FSQ index).
-These are the official defaults; `LumosConfig` carries them so that a checkpoint can override them.
+The official vocabulary has 129,536 ids: Chameleon's 65,536 text BPE ids, then 64,000 video ids (65,536 + FSQ index).
+`TokenLayout()` is that layout; a model with a compact vocabulary (e.g. the shapes demo model) carries its own
+`TokenLayout` in its config and processor, and every part of the package reads the ids from there.
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 BOS_TOKEN_ID = 0
 PAD_TOKEN_ID = 1
@@ -27,21 +31,103 @@ VIDEO_TOKEN_OFFSET = 65536
 VIDEO_VOCAB_SIZE = 64000
 VOCAB_SIZE = VIDEO_TOKEN_OFFSET + VIDEO_VOCAB_SIZE  # 129,536
 
-PROMPT_TEMPLATE = (
-    "Generate a video with a resolution of {width}x{height}, consisting of {num_frames} frames at {fps} frames "
-    "per second, according to the following prompt:\n "
-)
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Where the control tokens, size tokens and video tokens sit in a model's vocabulary (default: official).
+
+    Attributes:
+        bos_token_id, pad_token_id, eos_token_id, sep_token_id: sequence start, padding, end, turn separator.
+        frame_start_token_id, frame_end_token_id, new_line_token_id: frame framing and the end of a latent row.
+        video_start_token_id, video_end_token_id: around the frames of a video.
+        mask_token_id: a masked video token of the discrete diffusion.
+        size_token_offset, num_size_tokens: `size(n) = size_token_offset + n` for `0 <= n < num_size_tokens`.
+        digit_token_offset: the text ids of the digits "0".."9" (numbers tokenize digit by digit).
+        frames_placeholder_token_id, fps_placeholder_token_id: placeholders in official pre-tokenized text.
+        text_vocab_size: text ids are `[0, text_vocab_size)`.
+        video_token_offset, video_vocab_size: video token k (an FSQ index) is `video_token_offset + k`.
+    """
+
+    bos_token_id: int = BOS_TOKEN_ID
+    pad_token_id: int = PAD_TOKEN_ID
+    eos_token_id: int = EOS_TOKEN_ID
+    sep_token_id: int = SEP_TOKEN_ID
+    frame_start_token_id: int = FRAME_START_TOKEN_ID
+    frame_end_token_id: int = FRAME_END_TOKEN_ID
+    new_line_token_id: int = NEW_LINE_TOKEN_ID
+    video_start_token_id: int = VIDEO_START_TOKEN_ID
+    video_end_token_id: int = VIDEO_END_TOKEN_ID
+    mask_token_id: int = MASK_TOKEN_ID
+    size_token_offset: int = SIZE_TOKEN_OFFSET
+    num_size_tokens: int = NUM_SIZE_TOKENS
+    digit_token_offset: int = DIGIT_TOKEN_OFFSET
+    frames_placeholder_token_id: int = FRAMES_PLACEHOLDER_TOKEN_ID
+    fps_placeholder_token_id: int = FPS_PLACEHOLDER_TOKEN_ID
+    text_vocab_size: int = TEXT_VOCAB_SIZE
+    video_token_offset: int = VIDEO_TOKEN_OFFSET
+    video_vocab_size: int = VIDEO_VOCAB_SIZE
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TypeError(f"TokenLayout.{field.name} must be a non-negative int, got {value!r}")
+        if self.num_size_tokens < 2 or self.video_vocab_size < 1:
+            raise ValueError("TokenLayout needs num_size_tokens >= 2 and video_vocab_size >= 1")
+        if self.video_token_offset < self.text_vocab_size:
+            raise ValueError(
+                f"video ids must follow the text ids: video_token_offset ({self.video_token_offset}) < "
+                f"text_vocab_size ({self.text_vocab_size})"
+            )
+        controls = {name: value for name, value in self.control_token_ids().items()}
+        outside = {name: value for name, value in controls.items() if value >= self.video_token_offset}
+        if outside:
+            raise ValueError(f"control tokens must be text-range ids (< {self.video_token_offset}), got {outside}")
+        size_range = range(self.size_token_offset, self.size_token_offset + self.num_size_tokens)
+        clashes = {name: value for name, value in controls.items() if value in size_range}
+        if clashes or len(set(controls.values())) != len(controls):
+            raise ValueError(f"control token ids must be distinct and outside the size tokens, got {controls}")
+
+    @property
+    def vocab_size(self) -> int:
+        """All ids: text (and control) ids, then the video ids."""
+        return self.video_token_offset + self.video_vocab_size
+
+    def control_token_ids(self) -> dict[str, int]:
+        """The ids that structure a sequence (padding, BOS and EOS included), by field name."""
+        names = (
+            "bos",
+            "pad",
+            "eos",
+            "sep",
+            "frame_start",
+            "frame_end",
+            "new_line",
+            "video_start",
+            "video_end",
+            "mask",
+        )
+        return {f"{name}_token_id": getattr(self, f"{name}_token_id") for name in names}
+
+    def size_token(self, n: int) -> int:
+        """Id of the size token of the integer `n` (grid sizes in units of 32 px, seconds, fps)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < self.num_size_tokens:
+            raise ValueError(f"size tokens encode integers in [0, {self.num_size_tokens - 1}], got {n!r}")
+        return self.size_token_offset + n
+
+    def number_token_ids(self, n: int) -> list[int]:
+        """Text ids of a non-negative integer written in decimal, digit by digit."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"number_token_ids takes a non-negative int, got {n!r}")
+        return [self.digit_token_offset + int(digit) for digit in str(n)]
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_object(cls, source: Any) -> TokenLayout:
+        """The layout stored as attributes of `source` (a `LumosConfig` or a `LumosProcessor`)."""
+        return cls(**{field.name: getattr(source, field.name) for field in fields(cls)})
 
 
-def size_token_id(n: int, size_token_offset: int = SIZE_TOKEN_OFFSET) -> int:
-    """Id of the size token for the integer `n` (grid sizes in units of 32 px, seconds, fps)."""
-    if not 0 <= n < NUM_SIZE_TOKENS:
-        raise ValueError(f"size tokens encode integers in [0, {NUM_SIZE_TOKENS - 1}], got {n}")
-    return size_token_offset + n
-
-
-def number_token_ids(n: int) -> list[int]:
-    """Text tokens of a non-negative integer written in decimal: Chameleon tokenizes numbers digit by digit."""
-    if n < 0:
-        raise ValueError(f"number_token_ids takes a non-negative integer, got {n}")
-    return [DIGIT_TOKEN_OFFSET + int(d) for d in str(n)]
+OFFICIAL_TOKEN_LAYOUT = TokenLayout()

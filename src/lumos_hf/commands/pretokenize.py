@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..sequence_format import DEFAULT_BUCKET_TARGET_SIZE, HIGH_RES_BUCKET_TARGET_SIZE
+
 DESCRIPTION = (
     "Read each video (or image) of a .csv / .jsonl / .json manifest (a path and a caption per row) at the target fps "
     "and frame count, bucket-crop it, encode it with the Cosmos video tokenizer and write the training sequences as "
@@ -28,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=int, default=12, help="frame rate videos are sampled at (default 12)")
     parser.add_argument("--num-frames", type=int, default=25, help="pixel frames per video, 1 + 4k (default 25)")
     parser.add_argument(
-        "--target-size", type=int, default=512, help="bucket family: 512 gives 672x384 (384p), 352 gives 448x256"
+        "--target-size",
+        type=int,
+        default=HIGH_RES_BUCKET_TARGET_SIZE,
+        help=f"bucket family: {HIGH_RES_BUCKET_TARGET_SIZE} gives 672x384 (384p), {DEFAULT_BUCKET_TARGET_SIZE} gives 448x256",
     )
     parser.add_argument("--size", type=_size, help="fixed WIDTHxHEIGHT crop instead of the aspect-ratio buckets")
     parser.add_argument("--shard-size", type=int, default=256, help="manifest rows per shard (default 256)")
@@ -50,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lumos_hf.training.pretokenize import pretokenize
+    from ..data.pretokenize import pretokenize
 
     report = pretokenize(
         args.input,

@@ -1,12 +1,11 @@
-"""Training utilities: the AR-DF data collator and masking (LUMOS_SPEC 5)."""
+"""Training: the AR-DF data collator and masking (LUMOS_SPEC 5), Trainer and LoRA recipes, video-tokenizer training."""
 
-from .collator import ARDFDataCollator, fill_video_placeholders
+from .collator import ARDFDataCollator
 from .masking import (
     MASKING_MODES,
     MaskingMode,
     MaskRatioSchedule,
     apply_ardf_mask,
-    cosine_schedule,
     diffusion_forcing_mask,
     frame_content_positions,
     random_mask,
@@ -20,9 +19,7 @@ __all__ = [
     "MaskRatioSchedule",
     "MaskingMode",
     "apply_ardf_mask",
-    "cosine_schedule",
     "diffusion_forcing_mask",
-    "fill_video_placeholders",
     "frame_content_positions",
     "random_mask",
     "sample_mask_ratios",

@@ -9,92 +9,17 @@ from typing import Any
 import torch
 from torch.utils.data import get_worker_info
 
-from ..tokens import (
-    FPS_PLACEHOLDER_TOKEN_ID,
-    FRAME_START_TOKEN_ID,
-    FRAMES_PLACEHOLDER_TOKEN_ID,
-    MASK_TOKEN_ID,
-    NUM_SIZE_TOKENS,
-    PAD_TOKEN_ID,
-    SIZE_TOKEN_OFFSET,
-    VIDEO_START_TOKEN_ID,
-    VOCAB_SIZE,
-    number_token_ids,
-)
-from .masking import (
-    IGNORE_INDEX,
-    MASKING_MODES,
-    MaskingMode,
-    MaskRatioSchedule,
-    apply_ardf_mask,
-    cosine_schedule,
-)
-
-
-def fill_video_placeholders(
-    input_ids: torch.LongTensor,
-    *,
-    video_start_token_id: int = VIDEO_START_TOKEN_ID,
-    size_token_offset: int = SIZE_TOKEN_OFFSET,
-    frames_placeholder_token_id: int = FRAMES_PLACEHOLDER_TOKEN_ID,
-    fps_placeholder_token_id: int = FPS_PLACEHOLDER_TOKEN_ID,
-) -> torch.LongTensor:
-    """Replace the frame-count and fps placeholders (65539 / 65540) of official pre-tokenized text by number tokens.
-
-    The video header `[9004, size(d), size(fps)]` gives the duration d (seconds) and fps; the frame count is
-    `F = d * fps` (84 for 7 s at 12 fps, 1 for an image). Only the text before the first 9004 is searched: inside
-    frames, 65539 and 65540 are the video tokens of FSQ indices 3 and 4. A sequence without placeholders is returned
-    unchanged (our processor already writes the numbers).
-
-    Args:
-        input_ids: `[L]` token ids.
-        video_start_token_id, size_token_offset, frames_placeholder_token_id, fps_placeholder_token_id: the token
-            layout (official defaults).
-
-    Returns:
-        `[L']` token ids with each placeholder replaced by the digit tokens of its number.
-    """
-    video_starts = (input_ids == video_start_token_id).nonzero()
-    text = input_ids[: int(video_starts[0])] if video_starts.numel() else input_ids
-    placeholders = (text == frames_placeholder_token_id) | (text == fps_placeholder_token_id)
-    if not placeholders.any():
-        return input_ids
-    duration, fps = _video_header(input_ids, video_start_token_id, size_token_offset)
-    numbers = {
-        frames_placeholder_token_id: number_token_ids(duration * fps),
-        fps_placeholder_token_id: number_token_ids(fps),
-    }
-    pieces, start = [], 0
-    for index in placeholders.nonzero().squeeze(-1).tolist():  # a few placeholders, not a loop over tokens
-        pieces += [input_ids[start:index], input_ids.new_tensor(numbers[int(input_ids[index])])]
-        start = index + 1
-    return torch.cat([*pieces, input_ids[start:]])
-
-
-def _video_header(
-    input_ids: torch.LongTensor,
-    video_start_token_id: int = VIDEO_START_TOKEN_ID,
-    size_token_offset: int = SIZE_TOKEN_OFFSET,
-) -> tuple[int, int]:
-    """Duration (seconds) and fps from the size tokens after the first video start token (9004)."""
-    start = _video_start(input_ids, video_start_token_id)
-    header = input_ids[start + 1 : start + 3] - size_token_offset
-    if header.shape[0] < 2:
-        raise ValueError(f"input_ids ends before its video header [{video_start_token_id}, size(seconds), size(fps)]")
-    if ((header < 0) | (header >= NUM_SIZE_TOKENS)).any():
-        raise ValueError(
-            f"the video header must be [{video_start_token_id}, size(seconds), size(fps)] with size tokens "
-            f"{size_token_offset}..{size_token_offset + NUM_SIZE_TOKENS - 1}, got ids {(header + size_token_offset).tolist()}"
-        )
-    duration, fps = header.tolist()
-    return duration, fps
+from ..scheduling_ardf import cosine_schedule
+from ..sequence_format import IGNORE_INDEX, count_frames, fill_video_placeholders, first_video_start, pad_sequences
+from ..tokens import OFFICIAL_TOKEN_LAYOUT, TokenLayout
+from .masking import MASKING_MODES, MaskingMode, MaskRatioSchedule, apply_ardf_mask
 
 
 @dataclass
 class ARDFDataCollator:
     """Batch token sequences for AR-DF training (images and videos mixed, any lengths and resolutions).
 
-    Per sample, in order: replace the official placeholders (`fill_video_placeholders`); with probability
+    Per sample, in order: replace the official placeholders (`sequence_format.fill_video_placeholders`); with probability
     `text_drop_prob`, drop the text of a video sample (more than one frame; images too with `text_drop_images`)
     for classifier-free guidance, so that it starts at the video start token 9004; mask it with `apply_ardf_mask`
     (labels: the original id at masked video tokens, -100 elsewhere). Then pad on the right.
@@ -117,7 +42,7 @@ class ARDFDataCollator:
         pad_to_multiple_of: pad the batch length up to a multiple of this positive int.
         max_length: raise `ValueError` when a processed sample is longer (never truncates).
         seed: seed of the collator's own generator (None: global RNG).
-        pad_token_id, mask_token_id: padding and MASK ids.
+        token_layout: the model's token ids (padding, MASK, frames, video tokens); official by default.
 
     Returns (from `__call__`): `input_ids`, `attention_mask` (1 = real token) and `labels`, each `[B, L]` long.
 
@@ -146,8 +71,7 @@ class ARDFDataCollator:
     pad_to_multiple_of: int | None = None
     max_length: int | None = None
     seed: int | None = None
-    pad_token_id: int = PAD_TOKEN_ID
-    mask_token_id: int = MASK_TOKEN_ID
+    token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT
     _generator: torch.Generator | None = field(default=None, init=False, repr=False, compare=False)
     _worker_seed: int | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -175,7 +99,7 @@ class ARDFDataCollator:
         generator = self._current_generator()
         sequences, labels = [], []
         for index, feature in enumerate(features):
-            input_ids = _feature_input_ids(feature, index)
+            input_ids = _feature_input_ids(feature, index, self.token_layout.vocab_size)
             try:
                 masked, sample_labels = self._process(input_ids, generator)
             except ValueError as error:
@@ -188,10 +112,11 @@ class ARDFDataCollator:
         self, input_ids: torch.LongTensor, generator: torch.Generator | None
     ) -> tuple[torch.LongTensor, torch.LongTensor]:
         """Placeholders, CFG text drop, length check and masking of one sequence `[L]`."""
-        input_ids = fill_video_placeholders(input_ids)
+        layout = self.token_layout
+        input_ids = fill_video_placeholders(input_ids, layout)
         drop = float(torch.rand((), generator=generator)) < self.text_drop_prob
-        if drop and (self.text_drop_images or (input_ids == FRAME_START_TOKEN_ID).sum() > 1):
-            input_ids = input_ids[_video_start(input_ids) :]
+        if drop and (self.text_drop_images or count_frames(input_ids, layout) > 1):
+            input_ids = input_ids[first_video_start(input_ids, layout) :]
         if self.max_length is not None and input_ids.shape[0] > self.max_length:
             raise ValueError(
                 f"{input_ids.shape[0]} tokens exceed max_length={self.max_length}; the collator never truncates "
@@ -203,7 +128,7 @@ class ARDFDataCollator:
             generator=generator,
             schedule=self.mask_ratio_schedule,
             min_masking_rate=self.min_masking_rate,
-            mask_token_id=self.mask_token_id,
+            token_layout=layout,
         )
 
     def _current_generator(self) -> torch.Generator | None:
@@ -215,26 +140,21 @@ class ARDFDataCollator:
         return self._generator
 
     def _pad(self, sequences: list[torch.LongTensor], labels: list[torch.LongTensor]) -> dict[str, torch.Tensor]:
-        lengths = torch.tensor([sequence.shape[0] for sequence in sequences])
-        length = int(lengths.max())
+        length = max(sequence.shape[0] for sequence in sequences)
         if self.pad_to_multiple_of is not None:
             length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        attention_mask = (torch.arange(length) < lengths[:, None]).long()  # [B, L]
-        input_ids = torch.full((len(sequences), length), self.pad_token_id, dtype=torch.long)
-        padded_labels = torch.full((len(sequences), length), IGNORE_INDEX, dtype=torch.long)
-        real = attention_mask.bool()
-        input_ids[real] = torch.cat(sequences)
-        padded_labels[real] = torch.cat(labels)
+        input_ids, attention_mask = pad_sequences(sequences, self.token_layout.pad_token_id, "right", length)
+        padded_labels = pad_sequences(labels, IGNORE_INDEX, "right", length)[0]
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": padded_labels}
 
 
-def _feature_input_ids(feature: Mapping[str, Any], index: int) -> torch.LongTensor:
+def _feature_input_ids(feature: Mapping[str, Any], index: int, vocab_size: int) -> torch.LongTensor:
     """`feature["input_ids"]` as a 1D long tensor, validated (and `labels`, when given, of the same length)."""
     if not isinstance(feature, Mapping) or "input_ids" not in feature:
         raise TypeError(f"features[{index}] must be a mapping with 'input_ids', got {type(feature).__name__}")
     input_ids = _as_1d_long(feature["input_ids"], f"features[{index}]['input_ids']")
-    if int(input_ids.min()) < 0 or int(input_ids.max()) >= VOCAB_SIZE:
-        raise ValueError(f"features[{index}]['input_ids'] must hold ids in [0, {VOCAB_SIZE - 1}]")
+    if int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab_size:
+        raise ValueError(f"features[{index}]['input_ids'] must hold ids in [0, {vocab_size - 1}]")
     if feature.get("labels") is not None:
         labels = _as_1d_long(feature["labels"], f"features[{index}]['labels']")
         if labels.shape != input_ids.shape:
@@ -255,11 +175,3 @@ def _as_1d_long(values: Any, name: str) -> torch.LongTensor:
     if tensor.dim() != 1 or tensor.numel() == 0:
         raise ValueError(f"{name} must be one non-empty sequence (1D), got shape {tuple(tensor.shape)}")
     return tensor.long()
-
-
-def _video_start(input_ids: torch.LongTensor, video_start_token_id: int = VIDEO_START_TOKEN_ID) -> int:
-    """Index of the first video start token (9004)."""
-    starts = (input_ids == video_start_token_id).nonzero()
-    if starts.numel() == 0:
-        raise ValueError(f"input_ids has no video start token ({video_start_token_id})")
-    return int(starts[0])

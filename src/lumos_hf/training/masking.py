@@ -16,24 +16,18 @@ Masking modes:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Literal, get_args
 
 import torch
 
-from ..layout import compute_mm_rope_layout
-from ..tokens import FRAME_END_TOKEN_ID, FRAME_START_TOKEN_ID, MASK_TOKEN_ID, VIDEO_TOKEN_OFFSET
+from ..scheduling_ardf import cosine_schedule
+from ..sequence_format import IGNORE_INDEX, compute_mm_rope_layout, count_frames
+from ..tokens import OFFICIAL_TOKEN_LAYOUT, TokenLayout
 
 MaskingMode = Literal["tube", "random", "diffusion_forcing"]
 MASKING_MODES: tuple[str, ...] = get_args(MaskingMode)
 MaskRatioSchedule = Callable[[torch.Tensor], torch.Tensor]
-IGNORE_INDEX = -100
-
-
-def cosine_schedule(u: torch.Tensor) -> torch.Tensor:
-    """MaskGIT's cosine schedule `cos(pi/2 * u)`: maps `u` in `[0, 1)` to a mask ratio in `(0, 1]`."""
-    return torch.cos(math.pi / 2 * u)
 
 
 def sample_mask_ratios(
@@ -87,19 +81,22 @@ def diffusion_forcing_mask(
     return _mask_first(permutations, ratios)
 
 
-def frame_content_positions(input_ids: torch.LongTensor) -> torch.LongTensor:
+def frame_content_positions(
+    input_ids: torch.LongTensor, token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT
+) -> torch.LongTensor:
     """Sequence indices `[F, N]` of the visual content tokens of each frame of one sequence `[L]`.
 
     Raises `ValueError` when the sequence has no frame, an unfinished frame, or frames of different sizes.
     """
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 1 or input_ids.dtype != torch.long:
         raise TypeError("input_ids must be a 1D torch.long tensor [L] (one sequence)")
-    layout = compute_mm_rope_layout(input_ids[None])
+    layout = compute_mm_rope_layout(input_ids[None], token_layout=token_layout)
     positions = layout.visual_mask[0].nonzero().squeeze(-1)  # [F * N], in sequence order
     if positions.numel() == 0:
         raise ValueError("input_ids holds no frame: an AR-DF training sample needs at least one frame")
-    if (input_ids == FRAME_START_TOKEN_ID).sum() != (input_ids == FRAME_END_TOKEN_ID).sum():
-        raise ValueError(f"input_ids ends inside a frame: every frame start ({FRAME_START_TOKEN_ID}) needs its end")
+    if count_frames(input_ids, token_layout) != int((input_ids == token_layout.frame_end_token_id).sum()):
+        start = token_layout.frame_start_token_id
+        raise ValueError(f"input_ids ends inside a frame: every frame start ({start}) needs its end")
     counts = torch.bincount(layout.frame_ids[0, positions])
     if (counts != counts[0]).any():
         raise ValueError(f"all frames of a sample must have the same size, got {counts.tolist()} content tokens")
@@ -113,7 +110,7 @@ def apply_ardf_mask(
     generator: torch.Generator | None = None,
     schedule: MaskRatioSchedule = cosine_schedule,
     min_masking_rate: float = 0.7,
-    mask_token_id: int = MASK_TOKEN_ID,
+    token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT,
 ) -> tuple[torch.LongTensor, torch.LongTensor]:
     """Mask one token sequence for AR-DF training.
 
@@ -123,17 +120,17 @@ def apply_ardf_mask(
         mask_ratio: fixed ratio in `[0, 1]` (every frame in `"diffusion_forcing"`); None draws it from `schedule`.
         generator: random source (None: torch's global RNG).
         schedule: maps `u ~ U(0, 1)` to a ratio, clipped below at `min_masking_rate`.
-        mask_token_id: id that replaces masked inputs.
+        token_layout: the ids of frames, MASK (replaces masked inputs) and video tokens.
 
     Returns:
         `(masked_input_ids [L], labels [L])`: masked content tokens (video and new-line) become `mask_token_id`;
-        labels hold the original id at masked video tokens (`>= 65536`) and -100 everywhere else.
+        labels hold the original id at masked video tokens (`>= video_token_offset`) and -100 everywhere else.
     """
     if masking_mode not in MASKING_MODES:
         raise ValueError(f"masking_mode must be one of {MASKING_MODES}, got {masking_mode!r}")
     if mask_ratio is not None:
         _check_unit_interval("mask_ratio", mask_ratio)
-    positions = frame_content_positions(input_ids)
+    positions = frame_content_positions(input_ids, token_layout)
     num_frames, frame_size = positions.shape
     if masking_mode == "diffusion_forcing":
         if mask_ratio is None:
@@ -148,8 +145,8 @@ def apply_ardf_mask(
         grid = make_mask(num_frames, frame_size, mask_ratio, generator)
     masked = torch.zeros_like(input_ids, dtype=torch.bool)
     masked[positions[grid]] = True
-    labels = torch.where(masked & (input_ids >= VIDEO_TOKEN_OFFSET), input_ids, IGNORE_INDEX)
-    return input_ids.masked_fill(masked, mask_token_id), labels
+    labels = torch.where(masked & (input_ids >= token_layout.video_token_offset), input_ids, IGNORE_INDEX)
+    return input_ids.masked_fill(masked, token_layout.mask_token_id), labels
 
 
 def _mask_first(permutations: torch.LongTensor, ratios: torch.Tensor) -> torch.BoolTensor:

@@ -27,7 +27,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from ..configuration_lumos import LUMOS_PRESETS, LumosConfig
 from ..modeling_lumos import LumosForVideoGeneration
-from ..tokens import FRAME_START_TOKEN_ID
+from ..sequence_format import count_frames
+from ..tokens import OFFICIAL_TOKEN_LAYOUT, TokenLayout
 from .collator import ARDFDataCollator
 from .masking import MASKING_MODES
 
@@ -200,11 +201,11 @@ def load_training_dataset(
     return dataset
 
 
-def sample_kind(example: dict[str, Any]) -> str:
+def sample_kind(example: dict[str, Any], token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT) -> str:
     """`"image"` (one frame) or `"video"`: the `kind` column when present, else counted from the frame tokens."""
     if example.get("kind") in ("image", "video"):
         return example["kind"]
-    return "image" if list(example["input_ids"]).count(FRAME_START_TOKEN_ID) == 1 else "video"
+    return "image" if count_frames(torch.as_tensor(example["input_ids"]), token_layout) == 1 else "video"
 
 
 def prepare_stage_dataset(
@@ -212,6 +213,7 @@ def prepare_stage_dataset(
     stage: str,
     max_length: int | None = None,
     max_samples: int | None = None,
+    token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT,
 ) -> datasets.Dataset | datasets.IterableDataset:
     """The samples of `stage` (`STAGE_RECIPES`), without those longer than `max_length`, the first `max_samples`."""
     if stage not in STAGE_RECIPES:
@@ -221,7 +223,7 @@ def prepare_stage_dataset(
     def keep(example: dict[str, Any]) -> bool:
         if max_length is not None and len(example["input_ids"]) > max_length:
             return False
-        return sample_kind(example) in kinds
+        return sample_kind(example, token_layout) in kinds
 
     if set(kinds) != {"image", "video"} or max_length is not None:
         dataset = dataset.filter(keep)
@@ -268,10 +270,14 @@ class ResumableARDFCollator(TrainerCallback):
         self.epoch = math.floor(state.epoch + 1e-6)
 
 
-def build_collator(args: LumosTrainingArguments) -> ResumableARDFCollator:
+def build_collator(
+    args: LumosTrainingArguments, token_layout: TokenLayout = OFFICIAL_TOKEN_LAYOUT
+) -> ResumableARDFCollator:
     """The AR-DF collator of a stage: masking options from `args`, CFG text drop per `STAGE_RECIPES`, seeded with
-    `args.seed` (see `ResumableARDFCollator`: also pass it to `Trainer(callbacks=[...])`)."""
+    `args.seed` (see `ResumableARDFCollator`: also pass it to `Trainer(callbacks=[...])`). `token_layout` is the
+    model's (`model.config.token_layout`)."""
     collator = ARDFDataCollator(
+        token_layout=token_layout,
         masking_mode=args.masking_mode,
         min_masking_rate=args.min_masking_rate,
         text_drop_prob=args.text_drop_prob,

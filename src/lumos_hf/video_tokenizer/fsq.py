@@ -57,14 +57,13 @@ class FSQuantizer(nn.Module):
     def _half_width(self) -> torch.Tensor:
         return (self.levels // 2).float()
 
-    def _digits(self, latents: torch.Tensor) -> torch.Tensor:
-        """[..., d] float32 latents -> [..., d] int64 digits in [0, L_i)."""
+    def _bound(self, latents: torch.Tensor) -> torch.Tensor:
+        """[..., d] float32 latents -> [..., d] float32 values in (-L_i / 2, L_i / 2), rounded to the digits."""
         levels = self.levels.to(torch.int32)  # the official buffer dtype: keeps the float32 arithmetic identical
         half_l = (levels - 1) * (1 + 1e-3) / 2
         offset = torch.where(levels % 2 == 0, 0.5, 0.0)
         shift = (offset / half_l).atanh()
-        bounded = (latents + shift).tanh() * half_l - offset
-        return bounded.round().long() + self.levels // 2
+        return (latents + shift).tanh() * half_l - offset
 
     def quantize(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """
@@ -72,12 +71,19 @@ class FSQuantizer(nn.Module):
             latents: [B, d, ...] pre-quantisation latents (any float dtype).
 
         Returns:
-            `(codes, indices)`: codes [B, d, ...] float32 in [-1, 1] and indices [B, ...] int64.
+            `(codes, indices)`: codes [B, d, ...] float32 in [-1, 1] and indices [B, ...] int64. When `latents`
+            requires grad (and grad mode is on), the codes carry a straight-through gradient: their value is
+            unchanged and their gradient is that of `bounded / half_width`, i.e.
+            `codes = (bounded + (round(bounded) - bounded).detach()) / half_width`.
         """
         self._check_codes(latents)
-        digits = self._digits(latents.float().movedim(1, -1))
+        bounded = self._bound(latents.float().movedim(1, -1))
+        digits = bounded.round().long() + self.levels // 2
         indices = (digits * self.basis).sum(-1)
         codes = (digits.float() - self._half_width()) / self._half_width()
+        if torch.is_grad_enabled() and latents.requires_grad:
+            # Adding an exact zero keeps the values bit-identical to the rounded codes.
+            codes = codes + (bounded - bounded.detach()) / self._half_width()
         return codes.movedim(-1, 1), indices
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:

@@ -301,8 +301,8 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         if not torch.is_tensor(video) or not video.is_floating_point():
             raise TypeError(
                 "`video` must be a float tensor [B, C, T, H, W] in [-1, 1], got "
-                f"{getattr(video, 'dtype', type(video).__name__)}; use `encode_frames` for uint8 frames, PIL images "
-                "or numpy arrays."
+                f"{getattr(video, 'dtype', type(video).__name__)}; convert uint8 frames, PIL images or numpy arrays "
+                "with `lumos_hf.video_processing_lumos.frames_to_tensor`."
             )
         if video.ndim != 5:
             raise ValueError(f"`video` must have shape [B, C, T, H, W] (an image is T = 1), got {tuple(video.shape)}.")
@@ -320,7 +320,7 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         if low < -1 - _RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
             raise ValueError(
                 f"`video` values must lie in [-1, 1], got [{float(low):.4g}, {float(high):.4g}]; "
-                "map uint8 pixels with `x / 127.5 - 1` or use `encode_frames`."
+                "map uint8 pixels with `x / 127.5 - 1` (`lumos_hf.video_processing_lumos.frames_to_tensor`)."
             )
 
     def _check_indices(self, indices: Any) -> None:
@@ -448,18 +448,6 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
     def codes_to_indices(self, codes: torch.Tensor) -> torch.Tensor:
         """[B, len(levels), ...] codes on the FSQ grid -> [B, ...] int64 indices."""
         return self.quantizer.codes_to_indices(codes)
-
-    def encode_frames(self, frames: Any) -> torch.Tensor:
-        """
-        Encodes uint8 frames: a PIL image or list of PIL images, a uint8 array / tensor [T, H, W, 3] or [H, W, 3], or
-        a batch [B, T, H, W, 3]. Returns [B, T', H / 8, W / 8] int64 indices (B = 1 unless a batch was given).
-        """
-        from ..video_io import frames_to_tensor
-
-        video = frames_to_tensor(frames)
-        if video.ndim == 4:
-            video = video.unsqueeze(0)
-        return self.encode(video.to(self.device))
 
     def forward(self, video: torch.Tensor, return_dict: bool = True) -> CosmosDiscreteVideoTokenizerOutput | tuple:
         """Encodes and decodes `video` ([B, C, T, H, W] in [-1, 1]); returns the clamped reconstruction and indices."""

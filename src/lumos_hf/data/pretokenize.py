@@ -1,7 +1,7 @@
 """Pre-tokenization: videos / images + captions → a `datasets` dataset of Lumos-1 training sequences.
 
 Each manifest row (a video or image path and its caption) is read at the target fps and frame count, bucket-cropped
-(`lumos_hf.video_io`), encoded with the Cosmos DV4x8x8 tokenizer and turned into one training sequence
+(`lumos_hf.video_processing_lumos`), encoded with the Cosmos DV4x8x8 tokenizer and turned into one training sequence
 `[0] + text + [8710] + video + [8710]` by `LumosProcessor.build_training_sequence` (LUMOS_SPEC 2).
 
 Output folder (a `save_to_disk` folder once finished):
@@ -43,7 +43,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from ..tokens import NUM_SIZE_TOKENS
+from ..sequence_format import HIGH_RES_BUCKET_TARGET_SIZE, PIXELS_PER_SIZE_UNIT, duration_and_fps
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def pretokenize(
     processor: str | os.PathLike,
     fps: int = 12,
     num_frames: int = 25,
-    target_size: int = 512,
+    target_size: int = HIGH_RES_BUCKET_TARGET_SIZE,
     size: tuple[int, int] | None = None,
     shard_size: int = 256,
     num_workers: int = 0,
@@ -174,7 +174,7 @@ def pretokenize(
         fps: frame rate the videos are sampled at (at most their own), in `[1, 195]`.
         num_frames: pixel frames per video, `1 + 4k` (25: 7 latent frames, 2 s at 12 fps); taken from the middle of
             the video, shorter videos are skipped. Images are one frame.
-        target_size: bucket family of `lumos_hf.video_io.crop_size_list` (512: 672x384 for 16:9 sources, "384p";
+        target_size: bucket family of `lumos_hf.sequence_format.crop_size_list` (512: 672x384 for 16:9 sources, "384p";
             352: 448x256, "256p"); each file goes to the bucket closest to its aspect ratio.
         size: a fixed `(width, height)` crop instead of the buckets (multiples of 32).
         shard_size: manifest rows per shard (the unit of resumption).
@@ -265,12 +265,10 @@ def _check_options(
     for name, value in (("fps", fps), ("num_frames", num_frames), ("target_size", target_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if fps >= NUM_SIZE_TOKENS:
-        raise ValueError(f"fps must be at most {NUM_SIZE_TOKENS - 1} (a size token), got {fps}")
-    if (num_frames - 1) % 4:
-        raise ValueError(f"num_frames must be 1 + 4k (1, 5, ..., 25, ...), got {num_frames}")
-    if size is not None and (len(size) != 2 or any(not isinstance(s, int) or s < 32 or s % 32 for s in size)):
-        raise ValueError(f"size must be (width, height), multiples of 32, got {size!r}")
+    duration_and_fps(num_frames, fps)  # num_frames = 1 + 4k, fps and the duration encodable as size tokens
+    unit = PIXELS_PER_SIZE_UNIT
+    if size is not None and (len(size) != 2 or any(not isinstance(s, int) or s < unit or s % unit for s in size)):
+        raise ValueError(f"size must be (width, height), multiples of {unit}, got {size!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive int, got {shard_size!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
@@ -401,7 +399,8 @@ def _process_row(row: ManifestRow) -> dict[str, Any]:
 
 @torch.inference_mode()
 def _encode_row(row: ManifestRow) -> dict[str, Any]:
-    from ..video_io import bucket_crop, frames_to_tensor, read_video
+    from ..video_processing_lumos import bucket_crop, frames_to_tensor
+    from .video_io import read_video
 
     tokenizer, processor, options = _WORKER_STATE["tokenizer"], _WORKER_STATE["processor"], _WORKER_STATE["options"]
     is_image = Path(row.path).suffix.lower() in IMAGE_EXTENSIONS
