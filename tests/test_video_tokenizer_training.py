@@ -1,0 +1,100 @@
+"""Training the Cosmos DV tokenizer: straight-through FSQ gradients, a resumable loop, PSNR."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lumos_hf import CosmosDiscreteVideoTokenizer
+from lumos_hf.data.shapes import generate_examples
+from lumos_hf.training.video_tokenizer import (
+    TokenizerTrainingConfig,
+    frames_to_video,
+    latest_checkpoint,
+    psnr,
+    reconstruct,
+    train_video_tokenizer,
+)
+
+TINY = {"channels": 8, "channels_mult": (1, 1), "num_res_blocks": 1, "attn_resolutions": (), "z_channels": 4,
+        "levels": (4, 4)}  # fmt: skip
+
+
+def tiny_tokenizer(seed: int = 0) -> CosmosDiscreteVideoTokenizer:
+    torch.manual_seed(seed)
+    return CosmosDiscreteVideoTokenizer(**TINY)
+
+
+def batch(step: int) -> torch.Tensor:
+    frames = np.stack(
+        [example["frames"][:5, :32, :32] for example in generate_examples(0, "train", 2, start=2 * step)]
+    )
+    return frames_to_video(frames)
+
+
+def test_straight_through_gradients_reach_the_encoder():
+    model = tiny_tokenizer()
+    video = batch(0)
+    reconstruction, indices = reconstruct(model, video)
+    assert torch.equal(indices, model.encode(video))
+    reconstruction.square().mean().backward()
+    encoder_grads = [p.grad for name, p in model.named_parameters() if name.startswith("encoder")]
+    assert encoder_grads and all(g is not None for g in encoder_grads)
+    assert sum(g.abs().sum() for g in encoder_grads) > 0
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resumed_training_equals_an_uninterrupted_run(tmp_path):
+    config = TokenizerTrainingConfig(
+        max_steps=4, learning_rate=1e-3, warmup_steps=1, checkpoint_every=2, eval_every=0, log_every=1
+    )
+    straight = tiny_tokenizer()
+    records = train_video_tokenizer(straight, batch, config, tmp_path / "a", log_fn=lambda _: None)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+
+    def interrupted_batch(step: int) -> torch.Tensor:
+        if step == 3:
+            raise Interrupted  # killed during step 4, after the checkpoint of step 2
+        return batch(step)
+
+    with pytest.raises(Interrupted):
+        train_video_tokenizer(tiny_tokenizer(), interrupted_batch, config, tmp_path / "b", log_fn=lambda _: None)
+    assert latest_checkpoint(tmp_path / "b").name == "checkpoint-0000002"
+    resumed = tiny_tokenizer(seed=1)  # other initial weights: everything must come from the checkpoint
+    resumed_records = train_video_tokenizer(resumed, batch, config, tmp_path / "b", log_fn=lambda _: None)
+    assert [r["step"] for r in resumed_records] == [3, 4]
+    assert [r["loss"] for r in resumed_records] == [r["loss"] for r in records[2:]]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]  # no record of the lost step 3 twice
+
+
+def test_longer_resumed_run_follows_its_own_schedule(tmp_path):
+    short = TokenizerTrainingConfig(max_steps=2, learning_rate=1e-3, warmup_steps=1, eval_every=0, log_every=1)
+    longer = TokenizerTrainingConfig(max_steps=4, learning_rate=1e-3, warmup_steps=1, eval_every=0, log_every=1)
+    train_video_tokenizer(tiny_tokenizer(), batch, short, tmp_path, log_fn=lambda _: None)
+    records = train_video_tokenizer(tiny_tokenizer(), batch, longer, tmp_path, log_fn=lambda _: None)
+    assert [r["lr"] for r in records] == pytest.approx([1e-3 * longer.lr_factor(2), 1e-3 * longer.lr_factor(3)])
+    with pytest.raises(ValueError, match="another model config"):
+        other = CosmosDiscreteVideoTokenizer(**{**TINY, "z_channels": 6})
+        train_video_tokenizer(other, batch, longer, tmp_path, log_fn=lambda _: None)
+
+
+def test_psnr_and_config_checks():
+    original = np.zeros((1, 2, 4, 4, 3), dtype=np.uint8)
+    noisy = original.copy()
+    noisy[..., 0] = 255
+    assert np.isinf(psnr(original, original)).all()
+    np.testing.assert_allclose(psnr(noisy, original), 10 * np.log10(3), rtol=1e-6)
+    for kwargs, match in [({"max_steps": 0}, "max_steps"), ({"lr_schedule": "step"}, "lr_schedule")]:
+        with pytest.raises(ValueError, match=match):
+            TokenizerTrainingConfig(**{"max_steps": 1, **kwargs})
+    with pytest.raises(TypeError):
+        frames_to_video(np.zeros((1, 5, 8, 8, 3), dtype=np.float32))
