@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
+from transformers.activations import ACT2FN
 from transformers.configuration_utils import PreTrainedConfig
 from transformers.modeling_rope_utils import RopeParameters
 
@@ -26,6 +28,22 @@ LUMOS_PRESETS: dict[str, dict[str, int]] = {
     "lumos-1-1b": {"num_hidden_layers": 16, "hidden_size": 2048, "num_attention_heads": 32, "head_dim": 64},
     "lumos-1-3b": {"num_hidden_layers": 28, "hidden_size": 3072, "num_attention_heads": 24, "head_dim": 128},
 }
+
+
+# Sizes that must be integers >= 1 (a config with 0 or -1 layers would build a model that fails later or silently).
+POSITIVE_INTEGERS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "max_position_embeddings",
+    "model_parallel_size",
+    "query_chunk_size",
+    "loss_chunk_size",
+    "video_vocab_size",
+)
 
 
 @strict
@@ -119,7 +137,7 @@ class LumosConfig(PreTrainedConfig):
     z_loss_weight: float = 0.0
 
     def __post_init__(self, **kwargs: Any) -> None:
-        if self.head_dim is None:
+        if self.head_dim is None and isinstance(self.num_attention_heads, int) and self.num_attention_heads > 0:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
@@ -131,7 +149,23 @@ class LumosConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
     def validate_architecture(self) -> None:
-        """Part of `@strict` validation: shapes the model can be built with."""
+        """Part of `@strict` validation: sizes and shapes the model can be built with."""
+        for name in POSITIVE_INTEGERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("rms_norm_eps", "qk_norm_eps"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite float > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.initializer_range < math.inf or not 0 <= self.z_loss_weight < math.inf:
+            raise ValueError(
+                f"initializer_range and z_loss_weight must be finite and >= 0, got {self.initializer_range!r}, "
+                f"{self.z_loss_weight!r}"
+            )
+        if not 0 <= self.attention_dropout < 1:
+            raise ValueError(f"attention_dropout must be in [0, 1), got {self.attention_dropout!r}")
+        if self.hidden_act not in ACT2FN:
+            raise ValueError(f"hidden_act must be one of transformers' activations, got {self.hidden_act!r}")
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(
                 f"num_attention_heads ({self.num_attention_heads}) must be a multiple of num_key_value_heads "

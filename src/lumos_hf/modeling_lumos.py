@@ -6,6 +6,7 @@ Shapes: B batch, L new tokens, P cached tokens, H query heads, K key/value heads
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -254,6 +255,35 @@ class LumosPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, LumosMMRotaryEmbedding):
             module.channel_axis.copy_(module.compute_channel_axis(module.config))
+
+    @classmethod
+    def from_pretrained(cls, *args: Any, strict: bool = True, **kwargs: Any) -> Any:
+        """`PreTrainedModel.from_pretrained`, strict by default: a checkpoint that lacks weights of the model (which
+        would stay randomly initialised), carries weights the model does not have, or has weights of another shape
+        raises `ValueError` naming them. Loading the base `LumosModel` from a `LumosForVideoGeneration` checkpoint
+        drops only the head. `strict=False` restores transformers' behaviour (a report, no error)."""
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        if strict:  # collect mis-shaped weights (transformers would raise without naming them) and raise below
+            kwargs["ignore_mismatched_sizes"] = True
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        if strict:
+            unexpected = info.get("unexpected_keys", ())
+            if cls.base_model_prefix and not hasattr(model, cls.base_model_prefix):  # the base model itself
+                unexpected = [key for key in unexpected if key.startswith(f"{cls.base_model_prefix}.")]
+            problems = {
+                "missing (would be randomly initialised)": sorted(info.get("missing_keys", ())),
+                "unexpected": sorted(unexpected),
+                "of another shape": sorted(str(key) for key in info.get("mismatched_keys", ())),
+            }
+            problems = {kind: keys for kind, keys in problems.items() if keys}
+            if problems:
+                details = "; ".join(f"{kind}: {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+                                    for kind, keys in problems.items())  # fmt: skip
+                raise ValueError(
+                    f"{cls.__name__}.from_pretrained: the checkpoint does not match the config ({details}). "
+                    "Pass strict=False to load it anyway."
+                )
+        return (model, info) if output_loading_info else model
 
 
 def _check_flash_attention_allowed(

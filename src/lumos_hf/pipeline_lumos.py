@@ -739,9 +739,7 @@ def _check_generation_config(generation_config: Any) -> dict[str, Any] | None:
         raise TypeError(f"generation_config must be a dict or None, got {type(generation_config).__name__}")
     unknown = set(generation_config) - set(GENERATION_DEFAULTS)
     if unknown:
-        raise ValueError(
-            f"generation_config: unknown keys {sorted(unknown)}; accepted: {sorted(GENERATION_DEFAULTS)}"
-        )
+        raise ValueError(f"generation_config: unknown keys {sorted(unknown)}; accepted: {sorted(GENERATION_DEFAULTS)}")
     return dict(generation_config)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .outputs import add_overwrite_argument, atomic_output_folder, check_output_folder
+
 DESCRIPTION = (
     "Convert Chameleon's text_tokenizer.json (shipped with the Lumos-1 checkpoints) into a PreTrainedTokenizerFast "
     "with the Lumos placeholders and save it with a LumosProcessor, so that LumosProcessor.from_pretrained(OUTPUT_DIR) "
@@ -14,6 +16,7 @@ DESCRIPTION = (
 def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("text_tokenizer_json", help="path to the official text_tokenizer.json")
     parser.add_argument("output_dir", help="folder to write the tokenizer and processor files to")
+    add_overwrite_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -33,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from ..processing_lumos import LumosProcessor
     from ..text_tokenizer import convert_text_tokenizer
 
+    target = check_output_folder(args.output_dir, [args.text_tokenizer_json], args.overwrite, name="output_dir")
     processor = LumosProcessor(convert_text_tokenizer(args.text_tokenizer_json))
-    processor.save_pretrained(args.output_dir)
+    with atomic_output_folder(target) as staging:
+        processor.save_pretrained(staging)
     print(f"saved LumosProcessor with {len(processor.tokenizer)} token ids to {args.output_dir}")
     return 0
 

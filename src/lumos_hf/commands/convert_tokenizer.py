@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .outputs import add_overwrite_argument, atomic_output_folder, check_output_folder
+
 _DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -22,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--temporal-compression", type=int, help="override the temporal compression (default: config or 4)"
     )
     parser.add_argument("--dtype", choices=_DTYPES, default="float32", help="dtype of the saved weights")
+    add_overwrite_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,16 +34,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.autoencoder is None and (args.encoder is None or args.decoder is None):
         raise SystemExit("convert-tokenizer: give --encoder and --decoder, or --autoencoder.")
-    model = convert_cosmos_tokenizer(
-        encoder=args.encoder,
-        decoder=args.decoder,
-        autoencoder=args.autoencoder,
-        config=args.config,
-        output_dir=args.output,
-        spatial_compression=args.spatial_compression,
-        temporal_compression=args.temporal_compression,
-        dtype=getattr(torch, args.dtype),
-    )
+    inputs = [args.encoder, args.decoder, args.autoencoder, args.config]
+    target = check_output_folder(args.output, inputs, args.overwrite)
+    with atomic_output_folder(target) as staging:
+        model = convert_cosmos_tokenizer(
+            encoder=args.encoder,
+            decoder=args.decoder,
+            autoencoder=args.autoencoder,
+            config=args.config,
+            output_dir=staging,
+            spatial_compression=args.spatial_compression,
+            temporal_compression=args.temporal_compression,
+            dtype=getattr(torch, args.dtype),
+        )
     num_params = sum(p.numel() for p in model.parameters())
     print(f"Saved CosmosDiscreteVideoTokenizer ({num_params / 1e6:.1f}M parameters) to {args.output}")
     return 0
