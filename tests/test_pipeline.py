@@ -335,3 +335,21 @@ def test_bad_inputs(pipe, kwargs, error, message):
 def test_bad_image_type(pipe):
     with pytest.raises(TypeError, match=re.escape("frames")):
         pipe("a cat", image=random_image().astype(np.float32), height=32, width=64, num_frames=5)
+
+
+def test_guidance_and_history_ratio_reject_nan_inf_and_non_numbers():
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    common = {"height": 32, "width": 32, "num_frames": 1, "num_inference_steps": 2, "output_type": "latent"}
+    for value, error in [(float("nan"), ValueError), (float("inf"), ValueError), (0.5, ValueError), ("3", TypeError),
+                         (torch.tensor([1.0, 2.0]), TypeError)]:  # fmt: skip
+        with pytest.raises(error, match="guidance_scale"):
+            pipe("a", guidance_scale=value, **common)
+    for value in (float("nan"), 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"history_mask_ratio must be in \[0, 1\)"):
+            pipe("a", history_mask_ratio=value, **common)
+    runs = [
+        pipe("a", guidance_scale=scale, history_mask_ratio=ratio, generator=torch.Generator().manual_seed(0), **common)
+        for scale, ratio in ((3.0, 0.7), (np.float32(3), np.float64(0.7)), (torch.tensor(3.0), torch.tensor(0.7)))
+    ]
+    assert all(torch.equal(runs[0].frames, run.frames) for run in runs[1:])

@@ -11,6 +11,7 @@ only; a finished frame is committed to the cache once, partially observed: the h
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -276,9 +277,11 @@ class LumosPipeline(DiffusionPipeline):
                 f"num_frames must be 1 + {TEMPORAL_COMPRESSION}k (1 for an image; 5, 9, ..., 25, ... for a video), "
                 f"got {num_frames}"
             )
-        if not isinstance(guidance_scale, (int, float)) or isinstance(guidance_scale, bool) or guidance_scale < 1:
-            raise ValueError(f"guidance_scale must be a number >= 1 (1 disables guidance), got {guidance_scale!r}")
-        if not isinstance(history_mask_ratio, (int, float)) or not 0 <= history_mask_ratio < 1:
+        if not _real_number(guidance_scale, "guidance_scale") >= 1 or math.isinf(guidance_scale):
+            raise ValueError(
+                f"guidance_scale must be a finite number >= 1 (1 disables guidance), got {guidance_scale!r}"
+            )
+        if not 0 <= _real_number(history_mask_ratio, "history_mask_ratio") < 1:
             raise ValueError(f"history_mask_ratio must be in [0, 1), got {history_mask_ratio!r}")
         if history_mask not in HISTORY_MASK_MODES:
             raise ValueError(f"history_mask must be one of {HISTORY_MASK_MODES}, got {history_mask!r}")
@@ -585,6 +588,7 @@ class LumosPipeline(DiffusionPipeline):
             num_frames, fps, num_inference_steps, guidance_scale, history_mask_ratio, history_mask,
             num_videos_per_prompt, generator, output_type, callback_on_step_end_tensor_inputs,
         )  # fmt: skip
+        guidance_scale, history_mask_ratio = float(guidance_scale), float(history_mask_ratio)  # numpy / 0-dim tensors
         self._guidance_scale = guidance_scale
         self._interrupt = False
         device = self._execution_device
@@ -729,6 +733,16 @@ class LumosPipeline(DiffusionPipeline):
                 commit_message=hub["commit_message"],
                 create_pr=bool(hub["create_pr"]),
             )
+
+
+def _real_number(value: Any, name: str) -> float:
+    """`value` as a float (Python, numpy or 0-dim tensor scalar; nan stays nan), or `TypeError` naming `name`."""
+    if isinstance(value, (bool, str, bytes)) or (isinstance(value, torch.Tensor) and value.numel() != 1):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
 
 
 def _check_generation_config(generation_config: Any) -> dict[str, Any] | None:
