@@ -300,7 +300,7 @@ def test_example_docstring_runs(tmp_path, monkeypatch):
         ({"height": 48}, ValueError, "multiples of 32"),
         ({"width": 72}, ValueError, "multiples of 32"),
         ({"num_frames": 8}, ValueError, r"num_frames must be 1 \+ 4k"),
-        ({"guidance_scale": 0.5}, ValueError, "guidance_scale must be a number >= 1"),
+        ({"guidance_scale": 0.5}, ValueError, "guidance_scale must be a finite number >= 1"),
         ({"history_mask_ratio": 1.0}, ValueError, r"history_mask_ratio must be in \[0, 1\)"),
         ({"history_mask_ratio": -0.1}, ValueError, r"history_mask_ratio must be in \[0, 1\)"),
         ({"history_mask": "tube"}, ValueError, "history_mask must be one of"),
