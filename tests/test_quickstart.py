@@ -1,4 +1,4 @@
-"""The README's main job: examples/quickstart.py converts the fixtures, checks parity and generates a video."""
+"""The fixture quick start: examples/quickstart.py converts the fixtures, checks parity and generates a video."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """transformers pipeline tasks `text-to-video`, `text-to-image` and `image-to-video` over a [`LumosPipeline`].
 
-After `register_pipelines()` (called on `import lumos_hf`), `transformers.pipeline("text-to-video", model=path)` works
+After `register_pipelines()` (called on `import lumos_hf`), `transformers.pipeline("text-to-video")` uses the shipped
+shapes demo model (`lumos_hf.demo`), and `transformers.pipeline("text-to-video", model=path)` works
 with a folder written by `LumosPipeline.save_pretrained` (its root `config.json` lets transformers recognise it); the
 task pipelines wrap the whole diffusers pipeline and forward the generation arguments to it. A folder written with
 `save_pretrained(path, remote_code=True)` also works without `lumos_hf`:
@@ -35,6 +36,7 @@ import torch
 from transformers import Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .demo import MODEL_DIR
 from .sequence_format import DEFAULT_BUCKET_TARGET_SIZE
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ class LumosTextToVideoPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_video_processor = False
-    default_num_frames = 25
+    default_num_frames: int | None = None  # None: the pipeline's own default (its generation_config)
 
     def __init__(self, model: LumosPipeline | PreTrainedModel, **kwargs: Any):
         from diffusers.pipelines.pipeline_utils import DiffusionPipeline
@@ -128,8 +130,9 @@ class LumosTextToVideoPipeline(Pipeline):
         return {"prompt": inputs}
 
     def _forward(self, model_inputs: dict[str, Any], **forward_params: Any) -> dict[str, Any]:
-        forward_params.setdefault("num_frames", self.default_num_frames)
-        fps = forward_params.setdefault("fps", 12)
+        if self.default_num_frames is not None:
+            forward_params.setdefault("num_frames", self.default_num_frames)
+        fps = forward_params.setdefault("fps", self.model.generation_defaults["fps"])
         frames = self.model(**model_inputs, **forward_params, output_type="pil").frames[0]
         return {"frames": frames, "fps": fps if len(frames) > 1 else 1}
 
@@ -183,11 +186,12 @@ TASKS: dict[str, type[LumosTextToVideoPipeline]] = {
 
 
 def register_pipelines() -> None:
-    """Register the Lumos tasks with transformers' `pipeline()` (idempotent; imports neither diffusers nor the
-    pipeline: they load when a task pipeline is built)."""
+    """Register the Lumos tasks with transformers' `pipeline()`, with the shipped shapes demo model as their default
+    model (idempotent; imports neither diffusers nor the pipeline: they load when a task pipeline is built)."""
+    default = {"model": (str(MODEL_DIR), None)}  # a local folder: no Hub revision
     for task, pipeline_class in TASKS.items():
         registered = PIPELINE_REGISTRY.supported_tasks.get(task, {})
         if registered.get("impl") is not pipeline_class:
             PIPELINE_REGISTRY.register_pipeline(
-                task, pipeline_class=pipeline_class, pt_model=LumosPipelineLoader, type="multimodal"
+                task, pipeline_class=pipeline_class, pt_model=LumosPipelineLoader, default=default, type="multimodal"
             )

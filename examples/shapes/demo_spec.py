@@ -1,0 +1,83 @@
+"""What the shapes demo model is made of: its compact vocabulary, its text tokenizer and its size.
+
+Shared by the scripts of `examples/shapes/` (run them from the repository root):
+
+    python examples/shapes/train_tokenizer.py --output_dir runs/shapes/tokenizer       # video tokenizer
+    python examples/shapes/prepare_data.py --run_dir runs/shapes                       # processor + token dataset
+    python examples/shapes/train_model.py --run_dir runs/shapes                        # Lumos by AR-DF (Trainer)
+    python examples/shapes/export_pipeline.py --run_dir runs/shapes --output_dir DIR   # the shipped pipeline
+"""
+
+from __future__ import annotations
+
+from lumos_hf import LumosConfig, LumosProcessor
+from lumos_hf.data import shapes
+from lumos_hf.text_tokenizer import build_compact_tokenizer
+from lumos_hf.tokens import TokenLayout
+
+# 512 text ids (controls 0-12, size tokens 16-63, bytes 64-319 with "0".."9" at 79-88, word merges above) and the
+# tokenizer's 1,000 video codes (FSQ levels 8, 5, 5, 5) from id 512.
+LAYOUT = TokenLayout(
+    bos_token_id=0,
+    pad_token_id=1,
+    eos_token_id=2,
+    sep_token_id=3,
+    frame_start_token_id=4,
+    frame_end_token_id=5,
+    new_line_token_id=6,
+    video_start_token_id=7,
+    video_end_token_id=8,
+    mask_token_id=9,
+    frames_placeholder_token_id=10,
+    fps_placeholder_token_id=11,
+    size_token_offset=16,
+    num_size_tokens=48,
+    digit_token_offset=79,
+    text_vocab_size=512,
+    video_token_offset=512,
+    video_vocab_size=1000,
+)
+
+TEMPLATE_WORDS = (
+    "Generate", "Ġa", "Ġvideo", "Ġwith", "Ġresolution", "Ġof", "Ġconsisting", "Ġframes", "Ġat", "Ġper", "Ġsecond",
+    "Ġaccording", "Ġto", "Ġthe", "Ġfollowing", "Ġprompt", "Ġan", "Ġimage",
+)  # fmt: skip
+CAPTION_WORDS = tuple(
+    "Ġ" + word
+    for word in {
+        *shapes.COLOURS,
+        *shapes.SHAPES,
+        *(word for motion in shapes.MOTIONS for word in motion.split()),
+        *shapes.BACKGROUNDS,
+        "on",
+        "background",
+        "and",
+    }
+)
+
+MODEL_CONFIG = {
+    "hidden_size": 256,
+    "intermediate_size": 704,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 4096,
+}
+
+# Generation defaults saved beside the pipeline (`generation_config.json`).
+GENERATION_DEFAULTS = {
+    "height": shapes.FRAME_SIZE,
+    "width": shapes.FRAME_SIZE,
+    "num_frames": shapes.NUM_FRAMES,
+    "fps": shapes.FPS,
+    "num_inference_steps": 8,
+    "guidance_scale": 3.0,
+}
+
+
+def build_processor() -> LumosProcessor:
+    tokenizer = build_compact_tokenizer(LAYOUT, (*TEMPLATE_WORDS, *CAPTION_WORDS))
+    return LumosProcessor(tokenizer=tokenizer, **LAYOUT.to_dict())
+
+
+def build_config() -> LumosConfig:
+    return LumosConfig(**MODEL_CONFIG, **LAYOUT.to_dict())
