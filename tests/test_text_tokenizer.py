@@ -143,23 +143,7 @@ def test_cli_and_script_write_a_loadable_processor(backend, tmp_path, monkeypatc
     )
 
 
-COMPACT = TokenLayout(
-    **{name: i for i, name in enumerate(["bos_token_id", "pad_token_id", "eos_token_id", "sep_token_id"])},
-    frame_start_token_id=4,
-    frame_end_token_id=5,
-    new_line_token_id=6,
-    video_start_token_id=7,
-    video_end_token_id=8,
-    mask_token_id=9,
-    frames_placeholder_token_id=10,
-    fps_placeholder_token_id=11,
-    size_token_offset=16,
-    num_size_tokens=48,
-    digit_token_offset=79,
-    text_vocab_size=400,
-    video_token_offset=400,
-    video_vocab_size=64,
-)
+COMPACT = TokenLayout.compact(text_vocab_size=400, video_vocab_size=64)
 
 
 def test_compact_tokenizer_layout_and_any_text(tmp_path):

@@ -15,28 +15,9 @@ from lumos_hf.data import shapes
 from lumos_hf.text_tokenizer import build_compact_tokenizer
 from lumos_hf.tokens import TokenLayout
 
-# 512 text ids (controls 0-12, size tokens 16-63, bytes 64-319 with "0".."9" at 79-88, word merges above) and the
+# 512 text ids (controls 0-11, size tokens 16-63, bytes 64-319 with "0".."9" at 79-88, word merges above) and the
 # tokenizer's 1,000 video codes (FSQ levels 8, 5, 5, 5) from id 512.
-LAYOUT = TokenLayout(
-    bos_token_id=0,
-    pad_token_id=1,
-    eos_token_id=2,
-    sep_token_id=3,
-    frame_start_token_id=4,
-    frame_end_token_id=5,
-    new_line_token_id=6,
-    video_start_token_id=7,
-    video_end_token_id=8,
-    mask_token_id=9,
-    frames_placeholder_token_id=10,
-    fps_placeholder_token_id=11,
-    size_token_offset=16,
-    num_size_tokens=48,
-    digit_token_offset=79,
-    text_vocab_size=512,
-    video_token_offset=512,
-    video_vocab_size=1000,
-)
+LAYOUT = TokenLayout.compact(text_vocab_size=512, video_vocab_size=1000)
 
 TEMPLATE_WORDS = (
     "Generate", "Ġa", "Ġvideo", "Ġwith", "Ġresolution", "Ġof", "Ġconsisting", "Ġframes", "Ġat", "Ġper", "Ġsecond",

@@ -125,6 +125,23 @@ class TokenLayout:
         return asdict(self)
 
     @classmethod
+    def compact(cls, text_vocab_size: int, video_vocab_size: int) -> TokenLayout:
+        """A compact vocabulary for small models: the control tokens and placeholders at ids 0-11, 48 size tokens at
+        16-63, room for `text_tokenizer.build_compact_tokenizer`'s 256 byte symbols at 64-319 ("0".."9" at 79-88),
+        text ids below `text_vocab_size` (> 320) and the video codes right after them."""
+        controls = ("bos", "pad", "eos", "sep", "frame_start", "frame_end", "new_line", "video_start", "video_end",
+                    "mask", "frames_placeholder", "fps_placeholder")  # fmt: skip
+        return cls(
+            **{f"{name}_token_id": i for i, name in enumerate(controls)},
+            size_token_offset=16,
+            num_size_tokens=48,
+            digit_token_offset=79,
+            text_vocab_size=text_vocab_size,
+            video_token_offset=text_vocab_size,
+            video_vocab_size=video_vocab_size,
+        )
+
+    @classmethod
     def from_object(cls, source: Any) -> TokenLayout:
         """The layout stored as attributes of `source` (a `LumosConfig` or a `LumosProcessor`)."""
         return cls(**{field.name: getattr(source, field.name) for field in fields(cls)})
