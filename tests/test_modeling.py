@@ -7,9 +7,10 @@ import sys
 
 import pytest
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from utils import MIXED_SEQUENCES, VIDEO_OFFSET, frame, padded_batch, tiny_config, video_sequence
 
-from lumos_hf import LumosCache, LumosConfig, LumosForVideoGeneration, compute_mm_rope_layout
+from lumos_hf import LumosCache, LumosConfig, LumosForVideoGeneration, LumosModel, compute_mm_rope_layout
 from lumos_hf.modeling_lumos import _check_flash_attention_allowed
 
 
@@ -193,15 +194,16 @@ def test_save_load_round_trip_rebuilds_rotary_buffers(model, tmp_path):
 
 
 def test_auto_classes(model, tmp_path):
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
     model.save_pretrained(tmp_path)
     assert isinstance(AutoConfig.from_pretrained(tmp_path), LumosConfig)
-    assert isinstance(AutoModel.from_pretrained(tmp_path), LumosForVideoGeneration)
+    assert type(AutoModel.from_pretrained(tmp_path)) is LumosModel  # the base model, head dropped
+    assert isinstance(AutoModelForMaskedLM.from_pretrained(tmp_path), LumosForVideoGeneration)
 
 
 def test_remote_code_loads_without_the_package(model, tmp_path):
-    model.register_for_auto_class("AutoModel")
+    model.register_for_auto_class("AutoModelForMaskedLM")
     model.config.register_for_auto_class()
     try:
         model.save_pretrained(tmp_path)
@@ -214,8 +216,9 @@ def test_remote_code_loads_without_the_package(model, tmp_path):
 import sys
 sys.modules["lumos_hf"] = None  # the package must not be importable
 import torch
-from transformers import AutoModel
-model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True, attn_implementation="sdpa").eval()
+from transformers import AutoModelForMaskedLM
+model = AutoModelForMaskedLM.from_pretrained({str(tmp_path)!r}, trust_remote_code=True, attn_implementation="sdpa")
+model = model.eval()
 assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
 expected = torch.load({str(tmp_path / "expected.pt")!r})
 with torch.no_grad():
@@ -318,3 +321,46 @@ def test_wrapped_lm_head_is_not_bypassed(model):
     assert torch.allclose(video, full[..., VIDEO_OFFSET : VIDEO_OFFSET + 64], atol=1e-6)
     with pytest.raises(ValueError, match="keep lm_head out"):
         wrapped(ids, labels=torch.where(ids >= VIDEO_OFFSET, ids, -100))
+
+
+def test_rotary_takes_1d_positions_as_text_positions(model):
+    rotary = model.model.rotary_emb
+    x = torch.zeros(1)
+    positions = torch.arange(7)[None].expand(2, -1)  # [B, L]
+    cos, sin = rotary(x, positions)
+    cos3, sin3 = rotary(x, positions[None].expand(3, -1, -1))
+    assert cos.shape == (2, 7, model.config.head_dim)
+    assert torch.equal(cos, cos3) and torch.equal(sin, sin3)
+    with pytest.raises(ValueError, match=r"position_ids must be \[3, B, L\]"):
+        rotary(x, torch.zeros(2, 2, 7, dtype=torch.long))
+
+
+def test_dynamic_rope_scales_beyond_the_trained_length():
+    config = tiny_config(max_position_embeddings=16, rope_parameters={"rope_type": "dynamic", "factor": 4.0})
+    rotary = LumosModel(config).rotary_emb
+    x, short, long = torch.zeros(1), torch.arange(8)[None], torch.arange(64)[None]
+    default = LumosModel(tiny_config(max_position_embeddings=16)).rotary_emb
+    assert torch.allclose(rotary(x, short)[0], default(x, short)[0])  # inside the trained length: unchanged
+    assert not torch.allclose(rotary(x, long)[0], default(x, long)[0])  # beyond it: NTK-scaled frequencies
+    assert (rotary.inv_freq <= default.inv_freq).all() and (rotary.inv_freq < default.inv_freq).any()
+
+
+def test_inputs_embeds_without_positions_run_as_text(model):
+    ids = torch.tensor([[0, 100, 200, 300, 400]] * 2)
+    embeds = model.get_input_embeddings()(ids)
+    with torch.no_grad():
+        from_embeds = model(inputs_embeds=embeds).logits
+    assert torch.allclose(from_embeds, logits(model, ids), atol=1e-5)  # text tokens: 1D positions, causal
+    mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]])
+    with torch.no_grad():
+        padded = model(inputs_embeds=embeds, attention_mask=mask).logits
+    assert torch.allclose(padded[1, 2:], logits(model, ids[1:, 2:])[0], atol=1e-5)  # left padding skipped
+
+
+def test_mrope_section_is_visible_to_rope_utilities():
+    config = tiny_config()  # head_dim 32: 16 frequencies, pattern "tttthhwwhhwwhhww"
+    assert config.rope_parameters["mrope_section"] == [4, 6, 6]
+    assert LumosConfig.from_dict(config.to_dict()).rope_parameters["mrope_section"] == [4, 6, 6]
+    assert tiny_config(mm_rope=False).rope_parameters["mrope_section"] == [16, 0, 0]
+    with pytest.raises(StrictDataclassError, match="disagrees with mm_rope_channel_pattern"):
+        tiny_config(rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [8, 4, 4]})

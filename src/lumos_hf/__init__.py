@@ -1,6 +1,8 @@
 """lumos_hf: Lumos-1 autoregressive video generation as a transformers model and a diffusers pipeline.
 
-Importing the package registers `LumosConfig` / `LumosForVideoGeneration` with transformers' Auto classes and the
+Importing the package registers `LumosConfig`, `LumosModel` (`AutoModel`) and `LumosForVideoGeneration`
+(`AutoModelForMaskedLM`: AR-DF predicts masked video tokens in place, with unshifted labels) with transformers' Auto
+classes and the
 `text-to-video`, `text-to-image` and `image-to-video` tasks with `transformers.pipeline`. The
 components built on diffusers, datasets or video I/O are imported lazily (PEP 562), on first access.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
 from .configuration_lumos import LUMOS_PRESETS, LumosConfig
 from .hf_pipelines import register_pipelines
@@ -21,7 +23,8 @@ from .tokens import TokenLayout
 __version__ = "0.1.0"
 
 AutoConfig.register(LumosConfig.model_type, LumosConfig, exist_ok=True)
-AutoModel.register(LumosConfig, LumosForVideoGeneration, exist_ok=True)
+AutoModel.register(LumosConfig, LumosModel, exist_ok=True)
+AutoModelForMaskedLM.register(LumosConfig, LumosForVideoGeneration, exist_ok=True)
 register_pipelines()  # transformers' pipeline("text-to-video" | "text-to-image" | "image-to-video")
 
 # Public name → submodule, imported on first access.

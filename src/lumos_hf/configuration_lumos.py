@@ -77,6 +77,7 @@ class LumosConfig(PreTrainedConfig):
 
     model_type = "lumos"
     keys_to_ignore_at_inference = ["cache"]
+    ignore_keys_at_rope_validation = {"mrope_section"}
     base_model_tp_plan = {
         "layers.*.self_attn.q_proj": "colwise",
         "layers.*.self_attn.k_proj": "colwise",
@@ -147,6 +148,16 @@ class LumosConfig(PreTrainedConfig):
             self.vocab_size = self.video_token_offset + self.video_vocab_size
         self.position_scale = list(POSITION_SCALE if self.position_scale is None else self.position_scale)
         super().__post_init__(**kwargs)
+        if self.rope_parameters is not None:
+            self.rope_parameters.setdefault("mrope_section", self.mrope_section)
+
+    @property
+    def mrope_section(self) -> list[int]:
+        """How many of the d/2 rotary frequencies take the t, h and w positions (`[t, h, w]`, summing to d/2), as
+        Qwen2-VL's `rope_parameters["mrope_section"]`; Lumos interleaves them by `mm_rope_channel_pattern`."""
+        pattern = self.mm_rope_channel_pattern if self.mm_rope else "t"
+        repeats = self.head_dim // 2 // len(pattern)
+        return [pattern.count(axis) * repeats for axis in "thw"]
 
     def validate_architecture(self) -> None:
         """Part of `@strict` validation: sizes and shapes the model can be built with."""
@@ -182,6 +193,12 @@ class LumosConfig(PreTrainedConfig):
             raise ValueError(
                 f"mm_rope_channel_pattern must use the letters t, h, w and its length must divide head_dim / 2 "
                 f"({self.head_dim // 2}), got {pattern!r}"
+            )
+        given = (self.rope_parameters or {}).get("mrope_section")
+        if given is not None and list(given) != self.mrope_section:
+            raise ValueError(
+                f"rope_parameters['mrope_section'] ({list(given)}) disagrees with mm_rope_channel_pattern "
+                f"{pattern!r}, which gives {self.mrope_section}: set the pattern (the section is derived from it)"
             )
         if len(self.position_scale) != 3:
             raise ValueError(f"position_scale takes three integers (t, h, w), got {self.position_scale}")

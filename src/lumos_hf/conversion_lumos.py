@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from .configuration_lumos import LumosConfig
-from .modeling_lumos import LumosForVideoGeneration
+from .modeling_lumos import LumosForVideoGeneration, LumosModel
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,8 @@ def convert_lumos_checkpoint(
         output_dir: where `save_pretrained` writes the converted model (safetensors).
         dtype: cast the weights (default: keep the checkpoint's dtype).
         remote_code: also write the modeling code and `auto_map`, so that the folder loads with
-            `AutoModel.from_pretrained(dir, trust_remote_code=True)` where `lumos_hf` is not installed.
+            `AutoModelForMaskedLM.from_pretrained(dir, trust_remote_code=True)` (and the base model with `AutoModel`)
+            where `lumos_hf` is not installed.
 
     Returns:
         The converted model (weights on CPU; built on the meta device, so no random initialisation is spent).
@@ -183,7 +184,8 @@ def convert_lumos_checkpoint(
     model.model.rotary_emb = type(model.model.rotary_emb)(config)
     model.config.dtype = dtype
     if remote_code:
-        model.register_for_auto_class("AutoModel")
+        model.config.auto_map = {"AutoModel": f"{LumosModel.__module__.rsplit('.', 1)[-1]}.{LumosModel.__name__}"}
+        model.register_for_auto_class("AutoModelForMaskedLM")
         model.config.register_for_auto_class()
     model.save_pretrained(output_dir, max_shard_size=max_shard_size)
     return model

@@ -73,7 +73,7 @@ class LumosPipelineLoader:
 
 
 def pipeline_around(transformer: LumosForVideoGeneration) -> LumosPipeline:
-    """The [`LumosPipeline`] of a remote-code folder whose root transformer `AutoModel` loaded (transformers'
+    """The [`LumosPipeline`] of a remote-code folder whose root transformer `AutoModelForMaskedLM` loaded (transformers'
     `pipeline(..., trust_remote_code=True)`): the other components come from the folder's sub-folders."""
     from .pipeline_lumos import LumosPipeline
     from .processing_lumos import LumosProcessor

@@ -15,7 +15,7 @@ from transformers.cache_utils import Cache, DynamicCache
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel, slice_logits_to_keep
 from transformers.models.llama.modeling_llama import (
     LlamaMLP,
@@ -91,7 +91,8 @@ class LumosMMRotaryEmbedding(nn.Module):
     Channel `j < d/2` (and its rotate-half partner `j + d/2`) rotates with frequency `inv_freq[j]` at position
     `position_ids[axis[j]]`, with `axis[j]` from the config's channel pattern ("tttthhwwhhwwhhww" repeated: the
     distributed meta MM-RoPE). Text-like tokens carry the same 1D position on all three axes, so they get plain RoPE.
-    Computed once per forward and shared by all layers; angles are always fp32.
+    Computed once per forward and shared by all layers; angles are always fp32. transformers' rope types apply
+    (`rope_parameters["rope_type"]`: linear, dynamic, yarn, ...), the dynamic ones through `dynamic_rope_update`.
     """
 
     inv_freq: torch.Tensor
@@ -105,6 +106,7 @@ class LumosMMRotaryEmbedding(nn.Module):
         if self.rope_type != "default":
             rope_init_fn = ROPE_INIT_FUNCTIONS[self.rope_type]
         inv_freq, self.attention_scaling = rope_init_fn(config)
+        self.max_seq_len_cached = self.original_max_seq_len = config.max_position_embeddings
         self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.register_buffer("original_inv_freq", inv_freq.clone(), persistent=False)
         self.register_buffer("channel_axis", self.compute_channel_axis(config), persistent=False)
@@ -137,8 +139,14 @@ class LumosMMRotaryEmbedding(nn.Module):
         return torch.tensor(axes * (config.head_dim // 2 // len(axes)), dtype=torch.long)
 
     @torch.no_grad()
+    @dynamic_rope_update
     def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`position_ids [3, B, L]` → `cos, sin [B, L, d]` in `x.dtype`."""
+        """`position_ids [3, B, L]` (t, h, w), or `[B, L]` 1D positions used on all three axes → `cos, sin
+        [B, L, d]` in `x.dtype`."""
+        if position_ids.ndim == 2:
+            position_ids = position_ids.unsqueeze(0).expand(3, -1, -1)
+        elif position_ids.ndim != 3 or position_ids.shape[0] != 3:
+            raise ValueError(f"position_ids must be [3, B, L] (t, h, w) or [B, L], got {tuple(position_ids.shape)}")
         positions = position_ids.index_select(0, self.channel_axis.to(position_ids.device))  # [d/2, B, L]
         freqs = positions.permute(1, 2, 0).float() * self.inv_freq.to(x.device, torch.float32)  # [B, L, d/2]
         emb = torch.cat((freqs, freqs), dim=-1)
@@ -336,9 +344,10 @@ class LumosModel(LumosPreTrainedModel):
         Args:
             input_ids: `[B, L]` the new tokens (the whole sequence, or a chunk after the cached prefix).
             attention_mask: `[B, P + L]` padding mask (1 = real token), or None when nothing is padded.
-            position_ids: `[3, B, L]` MM-RoPE (t, h, w) positions of the new tokens. Derived from the ids when omitted.
+            position_ids: `[3, B, L]` MM-RoPE (t, h, w) positions of the new tokens, or `[B, L]` 1D positions. Derived
+                from the ids when omitted; with `inputs_embeds` and no ids, text-like 1D positions.
             frame_ids: `[B, P + L]` frame segment ids (-1 outside frames) for the block-causal mask. Derived when
-                omitted.
+                omitted; with `inputs_embeds` and no ids, -1 everywhere (causal).
             cache: a [`LumosCache`] (created when `use_cache=True`); with a plain `Cache` holding tokens,
                 `position_ids` and `frame_ids` must be given.
         """
@@ -351,7 +360,9 @@ class LumosModel(LumosPreTrainedModel):
         query_length = inputs_embeds.shape[1]
 
         if position_ids is None or frame_ids is None:
-            derived_positions, derived_frames = self._layout(input_ids, attention_mask, cache, query_length)
+            derived_positions, derived_frames = self._layout(
+                input_ids, attention_mask, cache, inputs_embeds.shape[0], query_length
+            )
             position_ids = derived_positions if position_ids is None else position_ids
             frame_ids = derived_frames if frame_ids is None else frame_ids
         if isinstance(cache, LumosCache) and input_ids is not None:
@@ -387,18 +398,22 @@ class LumosModel(LumosPreTrainedModel):
         input_ids: torch.LongTensor | None,
         attention_mask: torch.Tensor | None,
         cache: Cache | None,
+        batch_size: int,
         query_length: int,
     ) -> tuple[torch.LongTensor, torch.LongTensor]:
         """MM-RoPE positions `[3, B, L]` of the new tokens and frame ids `[B, P + L]`, derived from the full sequence."""
         past_length = cache.get_seq_length() if cache is not None else 0
         if input_ids is None:
-            raise ValueError("position_ids and frame_ids are required when the model is called with inputs_embeds")
+            return self._text_layout(
+                attention_mask, batch_size, past_length, query_length, self.embed_tokens.weight.device
+            )
         full_ids = input_ids
         if past_length:
-            if not isinstance(cache, LumosCache) or cache.token_ids is None:
+            if not isinstance(cache, LumosCache) or cache.token_ids is None or cache.token_ids.shape[1] != past_length:
                 raise ValueError(
-                    "a cache that does not record token ids (use LumosCache) needs explicit position_ids and frame_ids: "
-                    "compute them on the whole sequence with compute_mm_rope_layout(...) and slice the new tokens"
+                    "a cache that does not record the ids of all its tokens (use LumosCache, fed with input_ids) needs "
+                    "explicit position_ids and frame_ids: compute them on the whole sequence with "
+                    "compute_mm_rope_layout(...) and slice the new tokens"
                 )
             full_ids = torch.cat([cache.token_ids, input_ids], dim=-1)
         layout = compute_mm_rope_layout(
@@ -416,6 +431,18 @@ class LumosModel(LumosPreTrainedModel):
                     "attend to each other bidirectionally, so a frame must be fed in one chunk"
                 )
         return layout.position_ids[..., -query_length:], layout.frame_ids
+
+    @staticmethod
+    def _text_layout(
+        attention_mask: torch.Tensor | None, batch_size: int, past_length: int, query_length: int, device: torch.device
+    ) -> tuple[torch.LongTensor, torch.LongTensor]:
+        """The layout of embeddings without ids (as Qwen2-VL): text-like 1D positions `[B, L]` continuing the cache
+        (counting real tokens only when a padding mask is given) and no frame segments (`frame_ids` -1: causal)."""
+        if attention_mask is None:
+            positions = torch.arange(past_length, past_length + query_length, device=device).expand(batch_size, -1)
+            return positions, torch.full((batch_size, past_length + query_length), -1, dtype=torch.long, device=device)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -query_length:]
+        return positions, torch.full_like(attention_mask, -1, dtype=torch.long)
 
 
 class LumosForVideoGeneration(LumosPreTrainedModel):

@@ -9,7 +9,7 @@ folder before running it. So every package module needed (the transitive closure
 is written flat into each folder, its relative imports rewritten to `from .module import ...`, and a small entry
 module per folder imports all of them: `pipeline_lumos_remote.py` at the root (named by `model_index.json`'s
 `_class_name`) and `lumos_<component>.py` in each component folder. transformers' `pipeline()` loads the model from
-the root with `AutoModel`: the transformer's weight files are hard-linked (else copied) there (the Hub stores
+the root with `AutoModelForMaskedLM`: the transformer's weight files are hard-linked (else copied) there (the Hub stores
 identical files once), and the tasks registered with transformers' `PIPELINE_REGISTRY` by this package are written
 into the root `config.json` (`custom_pipelines`) with their modules. This module imports nothing from the package.
 """
@@ -65,10 +65,12 @@ def write_remote_code(pipeline: Any, folder: str | os.PathLike) -> None:
     config = json.loads(config_path.read_text())
     config["auto_map"] = {
         "AutoConfig": _flat_name(type(transformer.config)),
-        "AutoModel": _flat_name(type(transformer)),
+        "AutoModel": _flat_name(type(transformer.model)),
+        "AutoModelForMaskedLM": _flat_name(type(transformer)),
     }
     config["custom_pipelines"] = {
-        task: {"impl": _flat_name(cls), "pt": ["AutoModel"], "type": "multimodal"} for task, cls in tasks.items()
+        task: {"impl": _flat_name(cls), "pt": ["AutoModelForMaskedLM"], "type": "multimodal"}
+        for task, cls in tasks.items()
     }
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
