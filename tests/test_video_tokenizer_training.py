@@ -46,6 +46,22 @@ def test_straight_through_gradients_reach_the_encoder():
     assert sum(g.abs().sum() for g in encoder_grads) > 0
 
 
+def test_gradient_checkpointing_gives_the_same_gradients_as_chunked_training():
+    video = batch(0)  # 5 frames: 2 latent frames, processed in 2 chunks without checkpointing
+
+    def gradients(checkpointing: bool) -> dict[str, torch.Tensor]:
+        model = tiny_tokenizer()
+        model.enable_temporal_chunking(1)
+        if checkpointing:
+            model.enable_gradient_checkpointing()
+        reconstruction, _ = reconstruct(model, video)
+        reconstruction.square().mean().backward()
+        return {name: p.grad for name, p in model.named_parameters()}
+
+    reference, checkpointed = gradients(False), gradients(True)
+    assert all(torch.allclose(checkpointed[name], grad, atol=1e-6) for name, grad in reference.items())
+
+
 class Interrupted(Exception):
     pass
 

@@ -148,7 +148,9 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
     Memory: long videos are processed in temporal chunks of `temporal_chunk_size` latent frames (default 8, i.e. 29
     pixel frames; see [`enable_temporal_chunking`]); convolution states and temporal-attention keys/values are carried
     across chunks, so the result equals a single pass up to float rounding. [`enable_slicing`] encodes and decodes a
-    batch one video at a time.
+    batch one video at a time. `enable_gradient_checkpointing()` recomputes the encoder's down and middle blocks and
+    the decoder's middle and up blocks in backward (as diffusers' `AutoencoderKLCosmos`); while it is on and gradients
+    are recorded, a video runs in one pass (a recomputed chunk could not replay the state carried into it).
 
     Args:
         in_channels (`int`, defaults to 3): channels of the input video.
@@ -183,7 +185,7 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
     ```
     """
 
-    _supports_gradient_checkpointing = False
+    _supports_gradient_checkpointing = True
 
     @register_to_config
     def __init__(
@@ -328,13 +330,27 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         if indices.ndim != 4:
             raise ValueError(f"`indices` must have shape [B, T', H', W'], got {tuple(indices.shape)}.")
 
-    def _chunks(self, num_latent_frames: int) -> Iterator[tuple[int, int]]:
-        size = self.temporal_chunk_size or num_latent_frames
+    def _chunks(self, num_latent_frames: int, checkpointing: bool) -> Iterator[tuple[int, int]]:
+        size = num_latent_frames if checkpointing or not self.temporal_chunk_size else self.temporal_chunk_size
         for start in range(0, num_latent_frames, size):
             yield start, min(start + size, num_latent_frames)
 
+    @staticmethod
+    def _checkpointing(module: nn.Module) -> bool:
+        """Whether `module` (the encoder or decoder) recomputes its blocks in backward in this pass."""
+        return torch.is_grad_enabled() and module.gradient_checkpointing
+
+    @staticmethod
+    def _run_block(module: nn.Module, block: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
+        if CosmosDiscreteVideoTokenizer._checkpointing(module):
+            return module._gradient_checkpointing_func(block, hidden_states)
+        return block(hidden_states)
+
     @contextmanager
     def _streaming(self, module: nn.Module) -> Iterator[None]:
+        if self._checkpointing(module):  # one pass without carried state: the recomputation sees the same inputs
+            yield
+            return
         states = [m for m in module.modules() if isinstance(m, _StreamingCausalConv3d)]
         states += [
             m.processor
@@ -358,7 +374,7 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         num_latent = self.num_latent_frames(video.shape[2])
         outputs = []
         with self._streaming(encoder):
-            for start, end in self._chunks(num_latent):
+            for start, end in self._chunks(num_latent, self._checkpointing(encoder)):
                 frames = video[:, :, (0 if start == 0 else 1 + tc * (start - 1)) : 1 + tc * (end - 1)]
                 if start == 0:
                     hidden_states = encoder.patch_embed(frames)
@@ -368,8 +384,8 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
                     hidden_states = encoder.patch_embed(torch.cat([frames[:, :, :1], frames], dim=2))[:, :, 1:]
                 hidden_states = encoder.conv_in(hidden_states)
                 for block in encoder.down_blocks:
-                    hidden_states = block(hidden_states)
-                hidden_states = encoder.mid_block(hidden_states)
+                    hidden_states = self._run_block(encoder, block, hidden_states)
+                hidden_states = self._run_block(encoder, encoder.mid_block, hidden_states)
                 hidden_states = encoder.conv_out(F.silu(encoder.norm_out(hidden_states)))
                 outputs.append(self.quant_conv(hidden_states))
         return torch.cat(outputs, dim=2)
@@ -380,11 +396,11 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         batch_size, _, num_latent, height, width = codes.shape
         output = None
         with self._streaming(decoder):
-            for start, end in self._chunks(num_latent):
+            for start, end in self._chunks(num_latent, self._checkpointing(decoder)):
                 hidden_states = decoder.conv_in(self.post_quant_conv(codes[:, :, start:end].to(self.dtype)))
-                hidden_states = decoder.mid_block(hidden_states)
+                hidden_states = self._run_block(decoder, decoder.mid_block, hidden_states)
                 for block in decoder.up_blocks:
-                    hidden_states = block(hidden_states)
+                    hidden_states = self._run_block(decoder, block, hidden_states)
                 hidden_states = decoder.conv_out(F.silu(decoder.norm_out(hidden_states)))
                 if start == 0:
                     frames = decoder.unpatch_embed(hidden_states)
