@@ -1,9 +1,10 @@
 """
 Train the shapes demo Lumos model by AR-DF with the package's Trainer recipe (`examples/train_lumos.py`: tube masks,
-CFG text drop), from scratch, on `RUN_DIR/dataset` (see `prepare_data.py`). Resumes from the latest checkpoint in
-`RUN_DIR/model` when there is one.
+CFG text drop), from scratch or from a trained transformer (`--init_from`), on `RUN_DIR/dataset` (see
+`prepare_data.py`). Resumes from the latest checkpoint in `RUN_DIR/model` when there is one.
 
     python examples/shapes/train_model.py --run_dir runs/shapes --max_steps 1500
+    python examples/shapes/train_model.py --run_dir runs/more --init_from src/lumos_hf/demo_model/transformer
 
 Any other argument is passed to `train_lumos.py` (e.g. `--per_device_train_batch_size 8`).
 """
@@ -25,14 +26,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run_dir", type=Path, required=True)
     parser.add_argument("--max_steps", type=int, default=1500)
+    parser.add_argument("--init_from", type=Path, default=None, help="a trained transformer folder to continue from")
     args, extra = parser.parse_known_args()
 
-    config_dir = args.run_dir / "model_config"
-    build_config().save_pretrained(config_dir)
+    if args.init_from is None:
+        config_dir = args.run_dir / "model_config"
+        build_config().save_pretrained(config_dir)
+        model_arg = f"--config_name={config_dir}"
+    else:
+        model_arg = f"--model_name_or_path={args.init_from}"
     output_dir = args.run_dir / "model"
     checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     argv = [
-        f"--config_name={config_dir}",
+        model_arg,
         f"--dataset={args.run_dir / 'dataset'}",
         f"--output_dir={output_dir}",
         f"--max_steps={args.max_steps}",
@@ -52,7 +58,7 @@ def main() -> None:
         *([f"--resume_from_checkpoint={checkpoint}"] if checkpoint else []),
         *extra,
     ]
-    print("resuming from", checkpoint) if checkpoint else print("starting from scratch")
+    print("resuming from", checkpoint) if checkpoint else print("starting from", args.init_from or "scratch")
     train_lumos(argv)
 
 
