@@ -191,3 +191,22 @@ def test_sampling_follows_the_distribution_and_skips_zero_probabilities():
     assert torch.allclose(frequencies, torch.tensor([0.1, 0.0, 0.6, 0.3]), atol=0.01)
     again = inverse_cdf_sample(probs[:1], uniform_per_row(1, (50000,), torch.Generator().manual_seed(1), "cpu"))
     assert torch.equal(again, draws[1:])  # one generator per row gives that row's own draws
+
+
+def test_logits_at_the_masked_positions_only_give_the_same_step():
+    scheduler = ARDFScheduler(num_inference_steps=4)
+    logits = make_logits(2)
+    sample = torch.randint(0, VOCAB, (2, NUM_TOKENS), generator=torch.Generator().manual_seed(1))
+    is_masked = torch.zeros(2, NUM_TOKENS, dtype=torch.bool)
+    is_masked[0, ::3] = True
+    is_masked[1, 1::4] = True
+    positions = is_masked.any(0).nonzero().squeeze(-1)
+    full = scheduler.step(logits, 1, sample, is_masked, torch.Generator().manual_seed(0), return_dict=False)
+    kept = scheduler.step(
+        logits[:, positions], 1, sample, is_masked, torch.Generator().manual_seed(0), False, positions=positions
+    )
+    assert torch.equal(full[0], kept[0]) and torch.equal(full[1], kept[1])
+    with pytest.raises(ValueError, match="every position that is still masked"):
+        scheduler.step(logits[:, positions[1:]], 1, sample, is_masked, positions=positions[1:])
+    with pytest.raises(ValueError, match="one row per position"):
+        scheduler.step(logits, 1, sample, is_masked, positions=positions)

@@ -99,7 +99,8 @@ def make_history_mask(
 
 
 def guided_logits(logits: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-    """Classifier-free guidance `u + s (c - u)` in float32 of `logits [2B, ...]` stacked as (conditional, unconditional)."""
+    """Classifier-free guidance `u + s (c - u)` in float32 of `logits [2B, ...]` stacked as (conditional, unconditional)
+    (or of the final hidden states before a linear head, which gives the same logits)."""
     cond, uncond = logits.float().chunk(2)
     return uncond + guidance_scale * (cond - uncond)
 
@@ -277,12 +278,13 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         is_masked: torch.BoolTensor,
         generator: Generators = None,
         return_dict: bool = True,
+        positions: torch.LongTensor | None = None,
     ) -> ARDFSchedulerOutput | tuple[torch.LongTensor, torch.BoolTensor]:
         """One AR-DF step on the video tokens of one frame.
 
         Args:
-            logits: `[B, N, V]` (guided) logits over the video vocabulary at the frame's N video-token positions;
-                any float dtype, sampling runs in float32.
+            logits: `[B, N, V]` (guided) logits over the video vocabulary at the frame's N video-token positions, or
+                `[B, K, V]` at the K positions `positions` only; any float dtype, sampling runs in float32.
             step_index: n in `[0, num_inference_steps)`.
             sample: `[B, N]` long video-vocabulary indices; values at masked positions are ignored.
             is_masked: `[B, N]` bool, True where the token is still masked.
@@ -290,14 +292,17 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
                 separate runs with those generators), or None (global RNG). Each step draws, in the official order,
                 `[B, N]` uniforms for the tokens, then `[B, N]` uniforms for the Gumbel noise.
             return_dict: return an `ARDFSchedulerOutput` rather than a tuple.
+            positions: `[K]` sorted indices in `[0, N)` of the logits' rows: every position still masked in some row
+                (revealed tokens need no logits). The draws and the result are those of the full `[B, N, V]` logits.
 
         Returns:
             `ARDFSchedulerOutput(prev_sample [B, N], is_masked [B, N])`, or the tuple `(prev_sample, is_masked)`.
             Revealed tokens never change; exactly `masked_counts(...)[n]` tokens stay masked per row.
         """
         self._check_step_index(step_index)
-        self._check_inputs(logits, sample, is_masked, generator)
-        batch_size, num_tokens, vocab_size = logits.shape
+        self._check_inputs(logits, sample, is_masked, generator, positions)
+        batch_size, num_tokens = sample.shape
+        vocab_size = logits.shape[-1]
         logits = logits.float()
         probs = logits.softmax(dim=-1)  # the confidence is scored on the unfiltered guided softmax
         draw_logits = logits / self.config.temperature if self.config.temperature != 1.0 else logits
@@ -306,10 +311,15 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
             draw_logits = draw_logits.masked_fill(draw_logits < kth, float("-inf"))
         draw_probs = probs if draw_logits is logits else draw_logits.softmax(dim=-1)
 
-        sampled = inverse_cdf_sample(draw_probs, uniform_per_row(batch_size, (num_tokens,), generator, logits.device))
-        sampled = torch.where(is_masked, sampled, sample.long())
-        confidence = torch.log(probs.gather(-1, sampled.unsqueeze(-1)).squeeze(-1).clamp(min=1e-20))
-        confidence = confidence.masked_fill(~is_masked, float("inf"))
+        uniforms = uniform_per_row(batch_size, (num_tokens,), generator, logits.device)  # drawn for all N positions
+        kept = slice(None) if positions is None else positions.to(logits.device)
+        drawn = inverse_cdf_sample(draw_probs, uniforms[:, kept])  # [B, K]
+        drawn = torch.where(is_masked[:, kept], drawn, sample[:, kept].long())
+        sampled = sample.long().clone()
+        sampled[:, kept] = drawn
+        confidence = torch.full((batch_size, num_tokens), float("inf"), device=logits.device)
+        drawn_confidence = torch.log(probs.gather(-1, drawn.unsqueeze(-1)).squeeze(-1).clamp(min=1e-20))
+        confidence[:, kept] = drawn_confidence.masked_fill(~is_masked[:, kept], float("inf"))
         noise = gumbel_noise(uniform_per_row(batch_size, (num_tokens,), generator, logits.device))
         confidence = confidence + self.gumbel_temperature_at(step_index) * noise
 
@@ -331,15 +341,30 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
 
     @staticmethod
     def _check_inputs(
-        logits: torch.Tensor, sample: torch.Tensor, is_masked: torch.Tensor, generator: Generators
+        logits: torch.Tensor,
+        sample: torch.Tensor,
+        is_masked: torch.Tensor,
+        generator: Generators,
+        positions: torch.Tensor | None,
     ) -> None:
         if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or not logits.dtype.is_floating_point:
             raise ValueError("logits must be a float tensor [B, N, V] (video logits of the frame's video tokens)")
-        shape = tuple(logits.shape[:2])
+        num_tokens = logits.shape[1] if positions is None or not isinstance(sample, torch.Tensor) else sample.shape[-1]
+        shape = (logits.shape[0], num_tokens)
         if not isinstance(sample, torch.Tensor) or tuple(sample.shape) != shape or sample.dtype.is_floating_point:
             raise ValueError(f"sample must be an integer tensor of shape {shape} [B, N]")
         if not isinstance(is_masked, torch.Tensor) or tuple(is_masked.shape) != shape or is_masked.dtype != torch.bool:
             raise ValueError(f"is_masked must be a bool tensor of shape {shape} [B, N]")
+        if positions is not None:
+            if logits.shape[1] != positions.numel():
+                raise ValueError(f"logits must have one row per position ([B, K, V], K = {positions.numel()}), got "
+                                 f"{tuple(logits.shape)}")  # fmt: skip
+            if positions.dim() != 1 or positions.dtype.is_floating_point or positions.dtype == torch.bool:
+                raise ValueError("positions must be a 1D integer tensor [K] of indices into the N tokens")
+            outside = torch.ones(shape[1], dtype=torch.bool, device=is_masked.device)
+            outside[positions.to(is_masked.device)] = False
+            if bool(is_masked[:, outside].any()):
+                raise ValueError("positions must include every position that is still masked in some row")
         revealed = sample[~is_masked]
         if revealed.numel() and (int(revealed.min()) < 0 or int(revealed.max()) >= logits.shape[-1]):
             raise ValueError(
