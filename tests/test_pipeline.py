@@ -11,10 +11,11 @@ import PIL.Image
 import pytest
 import torch
 from naive_sampler import naive_sample
-from utils import PROMPTS, SMALL, VOCAB, build_tiny_pipeline, generators, random_image
+from utils import PROMPTS, SMALL, VOCAB, build_tiny_pipeline, generators, random_image, video_sequence
 
+from lumos_hf import LumosCache
 from lumos_hf.pipeline_lumos import EXAMPLE_DOC_STRING, LumosPipeline, LumosPipelineOutput
-from lumos_hf.scheduling_ardf import ARDFScheduler, make_history_mask
+from lumos_hf.scheduling_ardf import ARDFScheduler, guided_logits, make_history_mask
 
 
 @pytest.fixture(scope="module")
@@ -120,31 +121,51 @@ def test_batch_of_prompts_equals_prompts_one_by_one(pipe64):
 
 
 @pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
-def test_one_batched_forward_per_step_on_video_logits_only(pipe, guidance_scale):
+def test_one_batched_forward_per_step_projecting_masked_positions_only(pipe, guidance_scale):
     """The prompt is encoded once; each step is one forward over the frame only (both guidance branches batched),
-    projecting onto the video rows at the frame's video positions; each finished frame but the last is committed once."""
-    calls = []
-    original = pipe.transformer.forward
+    then guidance on the hidden states and one projection onto the video rows at the still-masked video positions;
+    each finished frame but the last is committed once."""
+    calls, kept = [], []
+    model, frame_logits = pipe.transformer.model, pipe._frame_logits
+    original = model.forward
 
     def spy(input_ids, **kwargs):
         calls.append((tuple(input_ids.shape), kwargs))
         return original(input_ids, **kwargs)
 
-    pipe.transformer.forward = spy
+    def spy_logits(frame, attention_mask, cache, keep):
+        logits = frame_logits(frame, attention_mask, cache, keep)
+        kept.append((keep.numel(), tuple(logits.shape)))
+        return logits
+
+    model.forward, pipe._frame_logits = spy, spy_logits
     try:
         pipe(PROMPTS[:2], num_frames=9, num_inference_steps=4, guidance_scale=guidance_scale, **SMALL)
     finally:
-        del pipe.transformer.forward
+        del model.forward, pipe._frame_logits
     rows = 4 if guidance_scale > 1 else 2
     frame_length = 4 * (8 + 1) + 4
-    assert len(calls) == 1 + 3 * 4 + 2
-    assert calls[0][0][0] == rows and calls[0][1]["logits_to_keep"] == 1  # the prompt, once
-    steps = [kwargs for shape, kwargs in calls if isinstance(kwargs["logits_to_keep"], torch.Tensor)]
-    assert len(steps) == 12
+    assert len(calls) == 1 + 3 * 4 + 2 and calls[0][0][0] == rows  # the prompt, once
     for shape, kwargs in calls[1:]:
-        assert shape == (rows, frame_length) and kwargs["video_logits_only"] and kwargs["use_cache"]
-    for kwargs in steps:
-        assert kwargs["logits_to_keep"].numel() == 32
+        assert shape == (rows, frame_length) and kwargs["use_cache"]
+    masked_before = [32, *pipe.scheduler.masked_counts(32)[:-1]]
+    assert len(kept) == 12
+    for step, (count, shape) in enumerate(kept):
+        assert shape == (2, count, VOCAB)  # guided: one row per video
+        assert masked_before[step % 4] <= count <= 32 and (step % 4 or count == 32)
+    assert kept[3][0] < 32  # the last step of a frame projects only the few positions still masked
+
+
+def test_frame_logits_equal_logit_space_guidance(pipe):
+    """Guidance before the linear head gives the logits of logit-space guidance (within fp32 rounding)."""
+    ids = torch.tensor([video_sequence(5, 1), video_sequence(5, 1, seed=3)])
+    keep = torch.arange(ids.shape[1] - 20, ids.shape[1] - 4)
+    pipe._guidance_scale = 7.0
+    with torch.no_grad():
+        expected = guided_logits(pipe.transformer(ids, video_logits_only=True, logits_to_keep=keep).logits, 7.0)
+        cache = LumosCache(config=pipe.transformer.config)
+        got = pipe._frame_logits(ids, torch.ones_like(ids), cache, keep)
+    assert got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_history_mask_patterns():
@@ -311,6 +332,8 @@ def test_example_docstring_runs(tmp_path, monkeypatch):
         ({"num_videos_per_prompt": 0}, ValueError, "num_videos_per_prompt must be in"),
         ({"output_type": "latents"}, ValueError, "output_type must be one of"),
         ({"generator": generators(3)}, ValueError, "list of 1"),
+        ({"generator": "0"}, TypeError, "generator must be a torch.Generator"),
+        ({"generator": [torch.Generator(), 0]}, TypeError, r"holding \['Generator', 'int'\]"),
         ({"negative_prompt": ["a", "b"]}, ValueError, "negative_prompt must be one str"),
         ({"image": random_image(64, 64)}, ValueError, r"image\[0\] is 64x64 \(HxW\) but height x width is 32x64"),
         ({"image": random_image(), "num_frames": 1}, ValueError, "num_frames must be at least 5"),
@@ -353,3 +376,26 @@ def test_guidance_and_history_ratio_reject_nan_inf_and_non_numbers():
         for scale, ratio in ((3.0, 0.7), (np.float32(3), np.float64(0.7)), (torch.tensor(3.0), torch.tensor(0.7)))
     ]
     assert all(torch.equal(runs[0].frames, run.frames) for run in runs[1:])
+
+
+def test_stream_yields_each_latent_frame_as_decoded(pipe):
+    kwargs = {"height": 32, "width": 64, "num_frames": 9, "fps": 4, "num_inference_steps": 3}
+    whole = pipe(PROMPTS[0], generator=generators(1), **kwargs).frames
+    chunks = [chunk.frames for chunk in pipe.stream(PROMPTS[0], generator=generators(1), **kwargs)]
+    assert [chunk.shape[1] for chunk in chunks] == [1, 4, 4]
+    assert np.abs(np.concatenate(chunks, axis=1) - whole).max() < 1e-5
+    image = random_image()
+    given = [c.frames for c in pipe.stream(PROMPTS[0], image=image, generator=generators(1), **kwargs)]
+    assert [chunk.shape[1] for chunk in given] == [1, 4, 4]  # the given frame first
+    with pytest.raises(ValueError, match="stream decodes frames"):
+        next(pipe.stream(PROMPTS[0], output_type="latent", **kwargs))
+
+
+def test_stream_stops_after_an_interrupt(pipe):
+    def interrupt_in_frame_two(pipeline, step, t, callback_kwargs):
+        pipeline._interrupt = step == 4
+        return callback_kwargs
+
+    kwargs = {"height": 32, "width": 64, "num_frames": 9, "fps": 4, "num_inference_steps": 3}
+    chunks = list(pipe.stream(PROMPTS[0], callback_on_step_end=interrupt_in_frame_two, **kwargs))
+    assert [chunk.frames.shape[1] for chunk in chunks] == [1, 4]  # frame 0, then frame 1 with its latest draws

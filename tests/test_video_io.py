@@ -106,6 +106,9 @@ def test_write_and_read_back(tmp_path, hawk):
         write_video(tmp_path / "clip.avi", frames)
     with pytest.raises(ValueError, match="fps"):
         write_video(tmp_path / "clip.mp4", frames, fps=0)
+    with pytest.raises(ValueError, match="at least one frame"):
+        write_video(tmp_path / "empty.mp4", frames[:0])
+    assert not (tmp_path / "empty.mp4").exists()
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +296,13 @@ class LumosPipeline(DiffusionPipeline):
             raise ValueError(f"{given[0]} conditions a video: num_frames must be at least 5 (1 + 4k, k >= 1)")
         if (image is not None or video is not None) and self.video_tokenizer is None:
             raise ValueError(f"{given[0]} must be encoded: load the pipeline with a video_tokenizer, or pass latents")
+        generators = generator if isinstance(generator, list) else [generator]
+        if not all(gen is None or isinstance(gen, torch.Generator) for gen in generators):
+            raise TypeError(
+                "generator must be a torch.Generator, a list of them (one per video) or None, got "
+                f"{type(generator).__name__}" + (f" holding {sorted({type(g).__name__ for g in generators})}"
+                                                 if isinstance(generator, list) else "")
+            )  # fmt: skip
         if isinstance(generator, list) and len(generator) != num_prompts * num_videos_per_prompt:
             raise ValueError(
                 f"generator must be one torch.Generator or a list of {num_prompts * num_videos_per_prompt} "
@@ -564,6 +571,81 @@ class LumosPipeline(DiffusionPipeline):
             [`LumosPipelineOutput`] with `frames`, or the tuple `(frames,)`. When interrupted (`interrupt`), the
             frames finished so far and the current one (with its latest draws).
         """
+        *_, finished = self._generate(  # the latents after each frame; the last are the video's
+            prompt, negative_prompt, image, video, height, width, num_frames, fps, num_inference_steps, guidance_scale,
+            history_mask_ratio, history_mask, num_videos_per_prompt, generator, latents, prompt_ids,
+            negative_prompt_ids, output_type, callback_on_step_end, callback_on_step_end_tensor_inputs,
+        )  # fmt: skip
+        frames = self.decode_latents(finished, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (frames,)
+        return LumosPipelineOutput(frames=frames)
+
+    @torch.no_grad()
+    def stream(self, *args: Any, output_type: str = "np", **kwargs: Any) -> Iterator[LumosPipelineOutput]:
+        """Generate as [`~LumosPipeline.__call__`] (same arguments) and yield the pixel frames of each latent frame as
+        soon as it is sampled and decoded: the video tokenizer decodes causally in time, carrying its state from one
+        latent frame to the next (`CosmosDiscreteVideoTokenizer.streaming_decode`).
+
+        Yields:
+            [`LumosPipelineOutput`] whose `frames` are the new frames of `output_type` (`"np"`, `"pt"` or `"pil"`, as
+            `__call__`): the given frames first (image-to-video, continuation), then 1 frame for latent frame 0 and 4
+            for each later one. Concatenated, they are `__call__`'s frames up to float rounding of the decoder.
+
+        Example:
+
+        ```python
+        >>> from lumos_hf import LumosPipeline, demo
+
+        >>> pipe = LumosPipeline.from_pretrained(demo.model_path())
+        >>> for chunk in pipe.stream("a red circle moves right on a black background", num_inference_steps=2):
+        ...     print(chunk.frames.shape)  # [B, new frames, H, W, 3], shown while the next frame is sampled
+        (1, 1, 64, 64, 3)
+        (1, 4, 64, 64, 3)
+        (1, 4, 64, 64, 3)
+        (1, 4, 64, 64, 3)
+        (1, 4, 64, 64, 3)
+        ```
+        """
+        if output_type in LATENT_OUTPUT_TYPES or self.video_tokenizer is None:
+            raise ValueError("stream decodes frames: load a video_tokenizer and use output_type 'np', 'pt' or 'pil'")
+        done = 0
+        with self.video_tokenizer.streaming_decode() as decode:
+            for latents in self._generate(*args, output_type=output_type, **kwargs):
+                pixels = decode(latents[:, done:].to(self.video_tokenizer.device))
+                done = latents.shape[1]
+                yield LumosPipelineOutput(
+                    self.video_processor.postprocess_video(pixels.float(), output_type=output_type)
+                )
+        self.maybe_free_model_hooks()
+
+    def _generate(
+        self,
+        prompt: str | list[str] | None = None,
+        negative_prompt: str | list[str] | None = None,
+        image: Any = None,
+        video: Any = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_frames: int | None = None,
+        fps: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        history_mask_ratio: float = 0.7,
+        history_mask: str = "periodic",
+        num_videos_per_prompt: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.LongTensor | None = None,
+        prompt_ids: list[list[int]] | None = None,
+        negative_prompt_ids: list[list[int]] | None = None,
+        output_type: str = "np",
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] = ["latents"],  # noqa: B006
+    ) -> Iterator[torch.LongTensor]:
+        """The AR-DF loop of `__call__` (its arguments): yields the latents `[B, T', h, w]` of the frames finished so
+        far, once for the given frames (if any) and after every sampled frame; when interrupted, last with the
+        current frame's latest draws."""
         if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         defaults = self.generation_defaults
@@ -621,6 +703,9 @@ class LumosPipeline(DiffusionPipeline):
         attention_mask = torch.nn.functional.pad(attention_mask, (0, given_tokens[0].numel()), value=1).to(device)
         cache = self._forward(prefix, attention_mask).cache
 
+        if num_given:
+            yield latents[:, :num_given]
+
         # 3. AR-DF: frame by frame, N masked-diffusion steps each.
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         self._num_timesteps = (latents.shape[1] - num_given) * num_inference_steps
@@ -640,17 +725,19 @@ class LumosPipeline(DiffusionPipeline):
                     frame[:, positions] = torch.where(
                         is_masked, layout.mask_token_id, sample + layout.video_token_offset
                     ).repeat(num_branches, 1)
-                    logits = self._forward(frame, attention_mask, cache, logits_to_keep=positions).logits
+                    masked = is_masked.any(0).nonzero().squeeze(-1)  # [K]: revealed tokens need no logits
+                    logits = self._frame_logits(frame, attention_mask, cache, positions[masked])  # [B, K, V]
                     cache.crop(-frame.shape[1])
-                    if self.do_classifier_free_guidance:
-                        logits = guided_logits(logits, self.guidance_scale)
                     sample, is_masked = self.scheduler.step(
-                        logits, int(t), sample, is_masked, generator, return_dict=False
+                        logits, int(t), sample, is_masked, generator, return_dict=False, positions=masked
                     )
                     latents[:, frame_index] = sample.view(batch_size, rows, cols)
                     if callback_on_step_end is not None:
                         tensors = {"latents": latents, "is_masked": is_masked.view(batch_size, rows, cols)}
-                        tensors["logits"] = logits.view(batch_size, rows, cols, -1)
+                        if "logits" in callback_on_step_end_tensor_inputs:  # [B, h, w, V], -inf where revealed
+                            full = logits.new_full((batch_size, rows * cols, logits.shape[-1]), float("-inf"))
+                            full[:, masked] = logits
+                            tensors["logits"] = full.view(batch_size, rows, cols, -1)
                         callback_kwargs = {k: tensors[k] for k in callback_on_step_end_tensor_inputs}
                         callback_outputs = callback_on_step_end(self, step, int(t), callback_kwargs) or {}
                         latents = callback_outputs.pop("latents", latents)
@@ -659,8 +746,8 @@ class LumosPipeline(DiffusionPipeline):
                     progress_bar.update()
                     if self.interrupt:
                         break
+                yield latents[:, : frame_index + 1]
                 if self.interrupt:
-                    latents = latents[:, : frame_index + 1]
                     break
                 if frame_index < latents.shape[1] - 1:  # commit the partially observed frame (not after the last)
                     frame[:, positions] = (latents[:, frame_index].flatten(1) + layout.video_token_offset).repeat(
@@ -668,14 +755,29 @@ class LumosPipeline(DiffusionPipeline):
                     )
                     self._forward(mask_content(frame, history, layout), attention_mask, cache)
         self._current_timestep = None
-        del cache
 
-        # 4. Decode.
-        frames = self.decode_latents(latents, output_type)
-        self.maybe_free_model_hooks()
-        if not return_dict:
-            return (frames,)
-        return LumosPipelineOutput(frames=frames)
+    def _frame_logits(
+        self,
+        frame: torch.LongTensor,
+        attention_mask: torch.LongTensor,
+        cache: Cache,
+        keep: torch.LongTensor,
+    ) -> torch.Tensor:
+        """Guided video logits `[B, K, V]` (float32) at the frame positions `keep [K]` of `frame [R, L]` run after the
+        cache (which grows by L). With a linear head, guidance is applied to the final hidden states and they are
+        projected once: `W (u + s (c - u)) = W u + s (W c - W u)`, half the head's work. A wrapped head (LoRA,
+        quantised) gets logit-space guidance."""
+        head = self.transformer.lm_head
+        if type(head) is not torch.nn.Linear:
+            logits = self._forward(frame, attention_mask, cache, logits_to_keep=keep).logits
+            return guided_logits(logits, self.guidance_scale) if self.do_classifier_free_guidance else logits.float()
+        hidden = self.transformer.model(frame, attention_mask=attention_mask, cache=cache, use_cache=True)
+        hidden = hidden.last_hidden_state[:, keep]  # [R, K, D], after the final norm
+        if self.do_classifier_free_guidance:
+            hidden = guided_logits(hidden, self.guidance_scale)
+        config = self.transformer.config
+        weight = head.weight[config.video_token_offset : config.video_token_offset + config.video_vocab_size]
+        return torch.nn.functional.linear(hidden.to(weight.dtype), weight).float()
 
     def _forward(
         self,

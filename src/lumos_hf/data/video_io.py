@@ -114,8 +114,8 @@ def write_video(path: str | Path, frames: Any, fps: float = 12.0, quality: int =
     if torch.is_tensor(frames) and frames.is_floating_point():
         frames = tensor_to_frames(frames)
     array = as_uint8_frames(frames)
-    if array.ndim != 4:
-        raise ValueError(f"`frames` must be a single video [T, H, W, 3], got {array.shape}.")
+    if array.ndim != 4 or array.shape[0] == 0:
+        raise ValueError(f"`frames` must be a single video [T, H, W, 3] of at least one frame, got {array.shape}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".mp4":

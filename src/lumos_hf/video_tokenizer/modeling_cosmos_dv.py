@@ -392,29 +392,32 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
 
     def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """[B, len(levels), T', H', W'] codes -> [B, C, 1 + tc (T' - 1), H, W] raw reconstruction (model dtype)."""
-        decoder, tc, sc = self.decoder, self.config.temporal_compression, self.config.spatial_compression
+        tc, sc = self.config.temporal_compression, self.config.spatial_compression
         batch_size, _, num_latent, height, width = codes.shape
         output = None
-        with self._streaming(decoder):
-            for start, end in self._chunks(num_latent, self._checkpointing(decoder)):
-                hidden_states = decoder.conv_in(self.post_quant_conv(codes[:, :, start:end].to(self.dtype)))
-                hidden_states = self._run_block(decoder, decoder.mid_block, hidden_states)
-                for block in decoder.up_blocks:
-                    hidden_states = self._run_block(decoder, block, hidden_states)
-                hidden_states = decoder.conv_out(F.silu(decoder.norm_out(hidden_states)))
-                if start == 0:
-                    frames = decoder.unpatch_embed(hidden_states)
-                else:
-                    # The unpatcher drops the padding frames of the first patch group; a leading copy absorbs that.
-                    frames = decoder.unpatch_embed(torch.cat([hidden_states[:, :, :1], hidden_states], dim=2))[
-                        :, :, 1:
-                    ]
+        with self._streaming(self.decoder):
+            for start, end in self._chunks(num_latent, self._checkpointing(self.decoder)):
+                frames = self._decode_chunk(codes[:, :, start:end], first=start == 0)
                 if output is None:
                     shape = (batch_size, frames.shape[1], 1 + tc * (num_latent - 1), height * sc, width * sc)
                     output = frames.new_empty(shape)
                 first = 0 if start == 0 else 1 + tc * (start - 1)
                 output[:, :, first : first + frames.shape[2]] = frames
         return output
+
+    def _decode_chunk(self, codes: torch.Tensor, first: bool) -> torch.Tensor:
+        """`[B, len(levels), t, h, w]` codes of consecutive latent frames -> their pixel frames `[B, C, f, H, W]`
+        (`f = 1 + tc (t - 1)` for the video's first chunk, `tc t` after it), inside `_streaming(decoder)`."""
+        decoder = self.decoder
+        hidden_states = decoder.conv_in(self.post_quant_conv(codes.to(self.dtype)))
+        hidden_states = self._run_block(decoder, decoder.mid_block, hidden_states)
+        for block in decoder.up_blocks:
+            hidden_states = self._run_block(decoder, block, hidden_states)
+        hidden_states = decoder.conv_out(F.silu(decoder.norm_out(hidden_states)))
+        if first:
+            return decoder.unpatch_embed(hidden_states)
+        # The unpatcher drops the padding frames of the first patch group; a leading copy absorbs that.
+        return decoder.unpatch_embed(torch.cat([hidden_states[:, :, :1], hidden_states], dim=2))[:, :, 1:]
 
     def _encode_indices(self, video: torch.Tensor) -> torch.Tensor:
         return self.quantizer.quantize(self._encode_latents(video.to(self.device, self.dtype)))[1]
@@ -456,6 +459,52 @@ class CosmosDiscreteVideoTokenizer(ModelMixin, ConfigMixin):
         self._check_indices(indices)
         video = self._per_video(self._decode_indices, indices)
         return video.clamp(-1.0, 1.0) if clamp else video
+
+    @contextmanager
+    def streaming_decode(self, clamp: bool = True) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
+        """
+        Decode a video a few latent frames at a time, as they are generated: the decoder is causal in time, and its
+        convolution states and temporal-attention keys/values are carried from one call to the next, so the frames
+        equal those of one `decode` of the whole video up to float rounding. One video (batch) per context.
+
+        Yields:
+            `decode(indices [B, t, h, w]) -> [B, C, f, H, W]`: the pixel frames of the next `t` latent frames
+            (`f = 1 + 4 (t - 1)` for the first call, `4 t` after it; for DV4x8x8), clamped to [-1, 1] unless `clamp`
+            is False.
+
+        Example:
+
+        ```python
+        >>> import torch
+        >>> from lumos_hf import CosmosDiscreteVideoTokenizer
+
+        >>> tokenizer = CosmosDiscreteVideoTokenizer(channels=16)
+        >>> indices = torch.randint(0, tokenizer.codebook_size, (1, 3, 4, 8))
+        >>> with tokenizer.streaming_decode() as decode:
+        ...     parts = [decode(indices[:, t : t + 1]) for t in range(3)]
+        >>> [part.shape[2] for part in parts]
+        [1, 4, 4]
+        >>> bool((torch.cat(parts, dim=2) - tokenizer.decode(indices)).abs().max() < 1e-4)
+        True
+        ```
+        """
+        if not self.supports_temporal_chunking:
+            raise ValueError(
+                "streaming_decode needs `temporal_compression == patch_size` (no temporal down-sampling layers); "
+                f"this model has temporal_compression={self.config.temporal_compression}, "
+                f"patch_size={self.config.patch_size}."
+            )
+        calls = 0
+
+        def decode(indices: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            self._check_indices(indices)
+            frames = self._decode_chunk(self.quantizer.indices_to_codes(indices.to(self.device)), first=calls == 0)
+            calls += 1
+            return frames.clamp(-1.0, 1.0) if clamp else frames
+
+        with torch.no_grad(), self._streaming(self.decoder):
+            yield decode
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
         """[B, ...] integer indices -> [B, len(levels), ...] float32 codes in [-1, 1]."""
