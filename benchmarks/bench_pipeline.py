@@ -1,181 +1,204 @@
-"""Time per latent frame: LumosPipeline (KV cache, batched guidance, video logits) against the naive reference sampler.
+"""Sampling speed: `LumosPipeline` against a sampler with the official structure, same weights, one run, per op.
 
-Both run the same random model in one process, with the same prompt, steps and guidance. The reference is the
-official sampler's structure: batch 1, the whole sequence recomputed at every step, two separate guidance forwards,
-logits over the full vocabulary at every position ("reference"); "reference_frame_logits" is the same but projects
-only the frame's video positions (a stronger baseline). The pipeline runs one video (same work as the reference) and a batch of videos.
+The baseline (`official_structure_sampler.py`) samples as the official code does: two KV caches, two batch-1 guidance
+forwards per step, full-vocabulary logits at every frame position, multinomial over the full vocabulary, every frame
+committed. Both get the same model, prompt, steps and guidance 15; each size runs both in interleaved rounds and
+reports the best round of each, as seconds per latent frame, with the time split by op (forward hooks and wrappers,
+summed per call): head (vocabulary projections), guidance, scheduler step (sampling and re-masking), attention, MLP,
+other (embeddings, norms, masks, cache, Python).
 
-    python benchmarks/bench_pipeline.py                      # tiny model on CPU (about a minute)
-    python benchmarks/bench_pipeline.py --preset lumos-1-1b --height 256 --width 448 --num-frames 25 \\
-        --steps 50 --dtype bfloat16 --device cuda --skip-reference --peak-tflops 989
+    python benchmarks/bench_pipeline.py --threads 2                  # the three CPU sizes
+    python benchmarks/bench_pipeline.py --sizes fixture --threads 2  # one of them
+    python benchmarks/bench_pipeline.py --sizes preset --preset lumos-1-1b --layers 0 --height 256 --width 448 \\
+        --num-frames 25 --steps 50 --dtype bfloat16 --device cuda --skip-baseline   # GPU: the full 1B preset
 
-`--preset` builds the official architecture with random weights (no download). `--peak-tflops` (the GPU's dense
-bf16 peak, e.g. 989 for an H100 SXM) adds the fraction of peak reached, from a FLOP count of the forwards.
+Sizes: `fixture`, the official tiny fixture model (hidden 64, 2 layers, official vocabulary) converted from
+`../shared/fixtures`, 64x64; `medium`, hidden 256 / 4 layers at 128x224; `preset`, the `lumos-1-1b` preset shape with
+2 layers at 256x448 (random weights, no download).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
+import official_structure_sampler as baseline
 import torch
+from transformers.models.llama.modeling_llama import LlamaMLP
 
-from lumos_hf.configuration_lumos import LumosConfig
-from lumos_hf.modeling_lumos import LumosForVideoGeneration
-from lumos_hf.pipeline_lumos import LumosPipeline
-from lumos_hf.processing_lumos import LumosProcessor
-from lumos_hf.scheduling_ardf import ARDFScheduler
+import lumos_hf.pipeline_lumos as pipeline_module
+from lumos_hf import ARDFScheduler, LumosConfig, LumosForVideoGeneration, LumosPipeline, LumosProcessor
+from lumos_hf.conversion_lumos import convert_lumos_checkpoint
+from lumos_hf.modeling_lumos import LumosAttention
 from lumos_hf.testing import build_tiny_chameleon_tokenizer
-from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
-
-# The naive sampler is the tests' oracle (one video, no KV cache, two guidance forwards); it lives beside them.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from naive_sampler import naive_sample  # noqa: E402
 
 PROMPT = "A small bird flying over the sea with trees in the background"
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official_lumos_tiny" / "official_checkpoint"
+SIZES = {  # name: (model, height, width, frames, steps)
+    "fixture": ("fixture", 64, 64, 9, 8),
+    "medium": ({"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4}, 128, 224, 5, 4),
+    "preset": ("lumos-1-1b", 256, 448, 1, 2),
+}
+OPS = ("head", "guidance", "scheduler_step", "attention", "mlp")
 
 
-def build_pipeline(args: argparse.Namespace) -> LumosPipeline:
+class OpTimer:
+    """Wall time per op, summed over calls: module hooks for attention and MLP, wrappers for the rest."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._started: dict[int, float] = {}
+
+    def hook_modules(self, model: torch.nn.Module) -> list:
+        handles = []
+        for module in model.modules():
+            name = (
+                "attention" if isinstance(module, LumosAttention) else "mlp" if isinstance(module, LlamaMLP) else None
+            )
+            if name:
+                handles.append(module.register_forward_pre_hook(self._start))
+                handles.append(module.register_forward_hook(lambda m, i, o, name=name: self._stop(m, name)))
+        return handles
+
+    def _start(self, module: torch.nn.Module, inputs: tuple) -> None:
+        self._started[id(module)] = time.perf_counter()
+
+    def _stop(self, module: torch.nn.Module, name: str) -> None:
+        self.seconds[name] += time.perf_counter() - self._started.pop(id(module))
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+
+@contextmanager
+def op_timing(timer: OpTimer, pipe: LumosPipeline):
+    """Time the ops of both samplers: projections onto vocabulary-sized weights are the head."""
+    config = pipe.transformer.config
+    linear = torch.nn.functional.linear
+
+    def head_or_layer(x, weight, bias=None):
+        if weight.shape[0] in (config.video_vocab_size, config.vocab_size):
+            return timer.wrap("head", linear)(x, weight, bias)
+        return linear(x, weight, bias)
+
+    patches = [
+        (torch.nn.functional, "linear", head_or_layer),
+        (pipeline_module, "guided_logits", timer.wrap("guidance", pipeline_module.guided_logits)),
+        (baseline, "guide", timer.wrap("guidance", baseline.guide)),
+        (baseline, "sampling_step", timer.wrap("scheduler_step", baseline.sampling_step)),
+        (pipe.scheduler, "step", timer.wrap("scheduler_step", pipe.scheduler.step)),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    handles = timer.hook_modules(pipe.transformer)
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
+        for handle in handles:
+            handle.remove()
+        del pipe.scheduler.step  # the instance attribute; the class method stays
+
+
+def build_pipeline(model: str | dict, args: argparse.Namespace, workdir: Path) -> LumosPipeline:
     torch.manual_seed(0)
-    if args.preset:
-        config = LumosConfig.from_preset(args.preset)
+    if model == "fixture":
+        convert_lumos_checkpoint(FIXTURE, workdir / "fixture", remote_code=False)
+        transformer = LumosForVideoGeneration.from_pretrained(workdir / "fixture")
     else:
-        config = LumosConfig(
-            hidden_size=args.hidden_size,
-            intermediate_size=4 * args.hidden_size,
-            num_hidden_layers=args.layers,
-            num_attention_heads=args.hidden_size // 64,
-        )
-    dtype = getattr(torch, args.dtype)
-    transformer = LumosForVideoGeneration(config).to(device=args.device, dtype=dtype).eval()
-    pipe = LumosPipeline(
-        transformer=transformer,
-        video_tokenizer=CosmosDiscreteVideoTokenizer(channels=16).to(args.device).eval(),
-        processor=LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer()),
-        scheduler=ARDFScheduler(),
-    )
+        config = LumosConfig.from_preset(model) if isinstance(model, str) else LumosConfig(**model)
+        if isinstance(model, str) and args.layers:
+            config = LumosConfig.from_preset(model, num_hidden_layers=args.layers)
+        transformer = LumosForVideoGeneration(config)
+    transformer = transformer.to(device=args.device, dtype=getattr(torch, args.dtype)).eval()
+    processor = LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer())
+    pipe = LumosPipeline(transformer=transformer, video_tokenizer=None, processor=processor, scheduler=ARDFScheduler())
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+def bench_size(name: str, args: argparse.Namespace, workdir: Path) -> dict:
+    model, height, width, num_frames, steps = SIZES[name]
+    if args.height:
+        height, width, num_frames, steps = args.height, args.width, args.num_frames, args.steps
+    pipe = build_pipeline(args.preset or model, args, workdir)
+    frames = pipe.processor.num_latent_frames(num_frames)
+    common = {"height": height, "width": width, "num_frames": num_frames, "fps": 8}
+    common |= {"num_inference_steps": steps, "guidance_scale": 15.0}
 
+    def ours() -> None:
+        pipe(PROMPT, generator=torch.Generator().manual_seed(0), output_type="latent", **common)
 
-def forward_flops(config: LumosConfig, processor: LumosProcessor, args: argparse.Namespace, batch: int) -> float:
-    """FLOPs of the pipeline's forwards for `batch` videos (matmuls: 2 per multiply-add; attention scores and values)."""
-    rows, cols = processor.latent_size(args.height, args.width)
-    frame = rows * (cols + 1) + 4
-    frames = processor.num_latent_frames(args.num_frames)
-    branches = 2 if args.guidance > 1 else 1
-    prompt = len(processor.build_prompt_ids(PROMPT, args.height, args.width, args.num_frames, args.fps)) + 4
-    d, kv = config.hidden_size, config.num_key_value_heads * config.head_dim
-    per_token = 2 * config.num_hidden_layers * (2 * d * d + 2 * d * kv + 3 * d * config.intermediate_size)
+    def official() -> None:
+        baseline.official_structure_sample(
+            pipe.transformer, pipe.processor, ARDFScheduler(), PROMPT, common["height"], common["width"],
+            num_frames, 8, steps, 15.0, generator=torch.Generator().manual_seed(0),
+        )  # fmt: skip
 
-    def chunk(tokens: int, context: int) -> float:  # one chunk of `tokens` attending to `context` tokens
-        return tokens * per_token + 4 * config.num_hidden_layers * tokens * context * d
-
-    total = chunk(prompt, prompt)
-    for index in range(frames):
-        context = prompt + index * frame
-        total += args.steps * (chunk(frame, context + frame) + 2 * rows * cols * d * config.video_vocab_size)
-        total += chunk(frame, context + frame) if index < frames - 1 else 0
-    return total * branches * batch
+    runs = {"pipeline": ours} | ({} if args.skip_baseline else {"official_structure": official})
+    ours()  # warm-up
+    best: dict[str, tuple[float, dict]] = {}
+    for _ in range(args.repeats):  # interleaved rounds, best of each: both see similar machine load
+        for run_name, fn in runs.items():
+            timer = OpTimer()
+            with op_timing(timer, pipe):
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                fn()
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                total = time.perf_counter() - start
+            if run_name not in best or total < best[run_name][0]:
+                best[run_name] = (total, dict(timer.seconds))
+    result = {"size": name, "height": height, "width": width, "latent_frames": frames, "steps": steps}
+    result["params_M"] = round(sum(p.numel() for p in pipe.transformer.parameters()) / 1e6, 1)
+    for run_name, (total, ops) in best.items():
+        per_frame = {op: ops.get(op, 0.0) / frames for op in OPS}
+        per_frame["other"] = total / frames - sum(per_frame.values())
+        result[run_name] = {"s_per_latent_frame": total / frames} | {f"{op}_s": v for op, v in per_frame.items()}
+    if "official_structure" in best:
+        result["speedup"] = best["official_structure"][0] / best["pipeline"][0]
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default=None, help="official architecture, e.g. lumos-1-1b (random weights)")
-    parser.add_argument("--hidden-size", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--height", type=int, default=64)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--num-frames", type=int, default=9)
-    parser.add_argument("--fps", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--guidance", type=float, default=15.0)
-    parser.add_argument("--batch", type=int, default=4, help="videos in the batched pipeline run")
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--preset", default=None, help="override the model of the sizes (e.g. lumos-1-1b)")
+    parser.add_argument("--layers", type=int, default=2, help="layers of a preset (0: the preset's own)")
+    parser.add_argument("--height", type=int, default=None, help="override height, width, frames and steps")
+    parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--num-frames", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; the best of each is reported")
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--skip-reference", action="store_true")
-    parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    pipe = build_pipeline(args)
-    config, processor = pipe.transformer.config, pipe.processor
-    frames = processor.num_latent_frames(args.num_frames)
-    rows, cols = processor.latent_size(args.height, args.width)
-    common = {"height": args.height, "width": args.width, "num_frames": args.num_frames, "fps": args.fps}
-    common |= {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
-
-    def timed(fn, *fn_args, **fn_kwargs) -> float:
-        synchronize(args.device)
-        start = time.perf_counter()
-        fn(*fn_args, **fn_kwargs)
-        synchronize(args.device)
-        return time.perf_counter() - start
-
-    def run_pipeline(batch: int) -> float:
-        gens = [torch.Generator().manual_seed(i) for i in range(batch)]
-        return timed(pipe, [PROMPT] * batch, generator=gens, output_type="latent", **common)
-
-    def run_reference(all_positions: bool) -> float:
-        generator = torch.Generator().manual_seed(0)
-        scheduler = ARDFScheduler()
-        return timed(
-            naive_sample,
-            pipe.transformer,
-            processor,
-            scheduler,
-            PROMPT,
-            generator=generator,
-            all_position_logits=all_positions,
-            **common,
-        )
-
-    runs = {"pipeline": lambda: run_pipeline(1)}
-    if args.batch > 1:
-        runs["pipeline_batch"] = lambda: run_pipeline(args.batch)
-    if not args.skip_reference:
-        runs["reference"] = lambda: run_reference(True)
-        runs["reference_frame_logits"] = lambda: run_reference(False)
-    run_pipeline(1)  # warm-up
-    # Interleaved rounds, best of each: on a shared machine every variant sees similar load.
-    best = {name: fn() for name, fn in runs.items()}
-    for _ in range(args.repeats - 1):
-        best = {name: min(best[name], fn()) for name, fn in runs.items()}
-
-    single = best["pipeline"]
-    results = {"device": str(args.device), "dtype": args.dtype, "threads": torch.get_num_threads()}
-    results |= {"latent_frames": frames, "latent_grid": [rows, cols], **common}
-    results["params"] = sum(p.numel() for p in pipe.transformer.parameters())
-    results["pipeline_s_per_latent_frame"] = single / frames
-    results["pipeline_s_per_video"] = single
-    results["pipeline_video_tokens_per_s"] = frames * rows * cols / single
-    if args.batch > 1:
-        results[f"pipeline_batch{args.batch}_s_per_latent_frame_per_video"] = (
-            best["pipeline_batch"] / frames / args.batch
-        )
-    if args.peak_tflops:
-        achieved = forward_flops(config, processor, args, 1) / single / 1e12
-        results["pipeline_tflops"] = achieved
-        results["fraction_of_peak"] = achieved / args.peak_tflops
-    for name in ("reference", "reference_frame_logits"):
-        if name in best:
-            results[f"{name}_s_per_latent_frame"] = best[name] / frames
-            results[f"speedup_vs_{name}_single_video"] = best[name] / single
-            if args.batch > 1:
-                per_video = best["pipeline_batch"] / args.batch
-                results[f"speedup_vs_{name}_batch{args.batch}_per_video"] = best[name] / per_video
-    print(json.dumps(results, indent=2))
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in args.sizes:
+            result = bench_size(name, args, Path(workdir))
+            result |= {"device": args.device, "dtype": args.dtype, "threads": torch.get_num_threads()}
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
