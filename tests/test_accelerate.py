@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from accelerate.commands.config.config_args import ClusterConfig
@@ -116,3 +117,29 @@ def test_accelerate_configs_are_valid(name):
         assert settings["zero_optimization"]["stage"] == 2 and settings["gradient_clipping"] == "auto"
         zero3 = json.loads((CONFIGS / "deepspeed_zero3.json").read_text())
         assert zero3["zero_optimization"]["stage"] == 3
+
+
+def test_distributed_generation_matches_one_process(tmp_path):
+    """examples/generate_distributed.py: 2 processes (gloo) write the same videos as 1 process (per-video seeds,
+    batches of one)."""
+    from lumos_hf import read_video
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle moves right on a black background\na blue square stays still on a gray "
+                       "background\n\na white triangle moves up on a black background\n")  # fmt: skip
+    example = str(ROOT / "examples" / "generate_distributed.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", "--cpu"]  # fmt: skip
+    runs = {"two": [*launch, example, "--batch_size", "1"], "one": [sys.executable, example, "--batch_size", "1"]}
+    for name, command in runs.items():
+        command = [*command, "--prompts", str(prompts), "--output_dir", str(tmp_path / name)]
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    written = sorted(path.name for path in (tmp_path / "two").iterdir())
+    assert written == ["00000.mp4", "00001.mp4", "00002.mp4"]  # blank lines are not prompts; no partial files
+    for name in written:
+        assert np.array_equal(read_video(tmp_path / "two" / name), read_video(tmp_path / "one" / name))
+    again = subprocess.run([sys.executable, example, "--prompts", str(prompts), "--output_dir", str(tmp_path / "one")],
+                           env=env, capture_output=True, text=True, timeout=400)  # fmt: skip
+    assert again.returncode != 0 and "--overwrite" in again.stderr
