@@ -17,6 +17,7 @@ MODULES = [
     "lumos_hf.video_tokenizer.modeling_cosmos_dv",
     "lumos_hf.pipeline_lumos",
     "lumos_hf.hf_pipelines",
+    "lumos_hf.lora_loader_lumos",
 ]
 
 

@@ -12,7 +12,7 @@ import torch
 from peft import LoraConfig, PeftModel
 from utils import TINY, load_example, synthetic_samples, tiny_model
 
-from lumos_hf import LumosForVideoGeneration
+from lumos_hf import LumosConfig, LumosForVideoGeneration
 from lumos_hf.training.lora import (
     LUMOS_LORA_TARGET_MODULES,
     add_lora_adapter,
@@ -174,3 +174,109 @@ def test_train_embeddings_and_config_errors():
         merge_lora_adapter(tiny_model())
     with pytest.raises(TypeError, match="transformer"):
         load_lora_into_pipeline(object(), "adapter")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The diffusers-style loader: pipe.load_lora_weights / set_adapters / fuse_lora / unload_lora_weights / ...
+
+
+def lora_pipeline(base: LumosForVideoGeneration):
+    from lumos_hf import ARDFScheduler, LumosPipeline, LumosProcessor
+    from lumos_hf.testing import build_tiny_chameleon_tokenizer
+
+    transformer = LumosForVideoGeneration.from_pretrained(base.name_or_path).eval() if base.name_or_path else base
+    processor = LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer(), video_vocab_size=64)
+    return LumosPipeline(transformer=transformer, video_tokenizer=None, processor=processor, scheduler=ARDFScheduler())
+
+
+def saved_adapter(folder: Path, seed: int, r: int = 4, **config) -> Path:
+    """A LoRA adapter with random (non-zero) B matrices on a fresh copy of the tiny base model."""
+    model = add_lora_adapter(tiny_model(), r=r, **config)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_load_lora_weights_equals_the_peft_model(trained):
+    base = trained["base"]
+    pipe = lora_pipeline(LumosForVideoGeneration.from_pretrained(trained["root"] / "base"))
+    pipe.load_lora_weights(trained["adapter"], adapter_name="trained")  # saved by the Trainer of train_lora.py
+    reference = load_lora_adapter(
+        LumosForVideoGeneration.from_pretrained(trained["root"] / "base"), trained["adapter"]
+    )
+    assert pipe.get_active_adapters() == ["trained"] and pipe.get_list_adapters() == {"transformer": ["trained"]}
+    assert torch.allclose(logits(pipe.transformer), logits(reference), atol=1e-6)
+    assert not torch.allclose(logits(pipe.transformer), logits(base), atol=1e-4)
+
+
+def test_weighted_adapters_fuse_and_unload(tmp_path):
+    pipe = lora_pipeline(tiny_model())
+    base = logits(pipe.transformer)
+    pipe.load_lora_weights(saved_adapter(tmp_path / "a", seed=1), adapter_name="a")
+    pipe.load_lora_weights(saved_adapter(tmp_path / "b", seed=2), adapter_name="b")
+    pipe.set_adapters(["a", "b"], adapter_weights=[0.5, 1.5])
+    assert pipe.get_active_adapters() == ["a", "b"]
+    # PEFT's weighted combination, layer by layer: W x + sum_i w_i (alpha / r) B_i A_i x
+    layer = pipe.transformer.model.layers[0].self_attn.q_proj
+    x = torch.randn(3, layer.in_features)
+    with torch.no_grad():
+        expected = layer.base_layer(x) + sum(
+            weight * (layer.lora_alpha[name] / layer.r[name]) * layer.lora_B[name](layer.lora_A[name](x))
+            for name, weight in (("a", 0.5), ("b", 1.5))
+        )
+        assert torch.allclose(layer(x), expected, atol=1e-6)
+    combined = logits(pipe.transformer)
+    pipe.fuse_lora()
+    assert torch.allclose(logits(pipe.transformer), combined, atol=1e-5)
+    pipe.unfuse_lora()
+    assert torch.allclose(logits(pipe.transformer), combined, atol=1e-5)
+    pipe.fuse_lora(lora_scale=0.5)
+    half = logits(pipe.transformer)
+    pipe.unfuse_lora()
+    assert not torch.allclose(half, combined, atol=1e-4)
+    assert torch.allclose(logits(pipe.transformer), combined, atol=1e-5)  # the adapter weights survive fusing
+    pipe.disable_lora()  # (fusing and unfusing rounds the base weights: equal within fp32 rounding)
+    assert torch.allclose(logits(pipe.transformer), base, atol=1e-5) and pipe.get_active_adapters() == []
+    pipe.enable_lora()
+    pipe.save_lora_weights(tmp_path / "saved_b", adapter_name="b")
+
+    fresh = lora_pipeline(tiny_model())
+    fresh.load_lora_weights(tmp_path / "a")
+    fresh.disable_lora()
+    assert torch.equal(logits(fresh.transformer), base)
+    fresh.enable_lora()
+    fresh.unload_lora_weights()  # never fused: the base model exactly
+    assert torch.equal(logits(fresh.transformer), base) and fresh.get_list_adapters() == {}
+    assert not any("lora" in name for name, _ in fresh.transformer.named_parameters())
+    fresh.load_lora_weights(tmp_path / "saved_b")  # a saved adapter loads back to the same model
+    alone = lora_pipeline(tiny_model())
+    alone.load_lora_weights(tmp_path / "b")
+    assert torch.equal(logits(fresh.transformer), logits(alone.transformer))
+
+
+def test_bad_adapters_are_refused(tmp_path):
+    pipe = lora_pipeline(tiny_model())
+    base = logits(pipe.transformer)
+    other = tmp_path / "other"
+    smaller = LumosConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=1,
+                          video_vocab_size=64)  # fmt: skip
+    model = add_lora_adapter(LumosForVideoGeneration(smaller), r=4)
+    model.save_pretrained(other)  # made for another config: other shapes
+    with pytest.raises(ValueError, match="does not fit this transformer"):
+        pipe.load_lora_weights(other, adapter_name="other")
+    assert pipe.get_list_adapters() == {} and torch.equal(logits(pipe.transformer), base)
+    pickled = saved_adapter(tmp_path / "pickled", seed=0)
+    (pickled / "adapter_model.safetensors").rename(pickled / "adapter_model.bin")
+    with pytest.raises(ValueError, match="only safetensors adapters load"):
+        pipe.load_lora_weights(pickled)
+    pipe.load_lora_weights(saved_adapter(tmp_path / "ok", seed=0), adapter_name="ok")
+    with pytest.raises(ValueError, match="already loaded"):
+        pipe.load_lora_weights(tmp_path / "ok", adapter_name="ok")
+    with pytest.raises(ValueError, match="unknown adapter"):
+        pipe.set_adapters(["nope"])
+    with pytest.raises(ValueError, match="lora_scale must be a finite non-zero number"):
+        pipe.fuse_lora(lora_scale=float("nan"))

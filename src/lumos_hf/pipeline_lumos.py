@@ -28,6 +28,7 @@ from diffusers.video_processor import VideoProcessor
 from huggingface_hub import create_repo
 from transformers.cache_utils import Cache
 
+from .lora_loader_lumos import LumosLoraLoaderMixin
 from .modeling_lumos import LumosForVideoGeneration
 from .processing_lumos import LumosProcessor
 from .remote_code import write_remote_code
@@ -120,7 +121,7 @@ class LumosPipelineOutput(BaseOutput):
     frames: list[list[PIL.Image.Image]] | np.ndarray | torch.Tensor
 
 
-class LumosPipeline(DiffusionPipeline):
+class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
     r"""
     Lumos-1 generation: text-to-image (`num_frames=1`), text-to-video, image-to-video (`image`) and video continuation
     (`video`, or given `latents`), by autoregressive discrete diffusion forcing (AR-DF).
