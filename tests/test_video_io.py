@@ -82,7 +82,8 @@ def test_frames_to_tensor_and_back(hawk):
 @pytest.mark.parametrize(
     ("frames", "error"),
     [
-        (np.zeros((2, 8, 8, 3), dtype=np.float32), TypeError),
+        (np.full((2, 8, 8, 3), 2.0, dtype=np.float32), ValueError),  # float pixels must lie in [0, 1]
+        (np.zeros((2, 8, 8, 3), dtype=np.int64), TypeError),
         (np.zeros((2, 8, 8, 4), dtype=np.uint8), ValueError),
         ([], TypeError),
         ("frames.mp4", TypeError),
@@ -124,3 +125,28 @@ def test_real_video_through_tiny_tokenizer(hawk):
     assert video.shape == (1, 3, 25, 64, 112)
     assert video.min() >= -1 and video.max() <= 1
     assert tensor_to_frames(video[0]).shape == (25, 64, 112, 3)
+
+
+def test_one_faithful_conversion_for_every_image_kind():
+    """16-bit and float images keep their brightness, palette and grayscale become RGB, alpha blends over white;
+    the pipeline (`frames_to_tensor`) and pre-tokenization (`as_uint8_frames`) share this conversion."""
+    from lumos_hf.video_processing_lumos import as_uint8_frames
+
+    gray = np.full((4, 4), 128, np.uint8)
+    expected = np.full((1, 4, 4, 3), 128, np.uint8)
+    kinds = {
+        "8-bit gray": Image.fromarray(gray),
+        "16-bit gray": Image.fromarray(gray.astype(np.uint16) * 257),
+        "float gray": Image.fromarray(gray.astype(np.float32) / 255),
+        "palette": Image.fromarray(gray).convert("P"),
+        "uint16 array": np.full((4, 4, 3), 128 * 257, np.uint16),
+        "float array": np.full((4, 4, 3), 128 / 255),
+    }
+    for name, image in kinds.items():
+        assert np.array_equal(as_uint8_frames(image), expected), name
+    transparent = Image.fromarray(np.zeros((4, 4, 4), np.uint8), "RGBA")  # black, fully transparent
+    assert (as_uint8_frames(transparent) == 255).all()
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        as_uint8_frames(np.full((4, 4, 3), 2.0))
+    with pytest.raises(TypeError, match="uint8 .0-255., uint16"):
+        as_uint8_frames(np.zeros((4, 4, 3), np.int64))

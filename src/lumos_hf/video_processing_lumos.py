@@ -51,9 +51,15 @@ def bucket_crop(
 
 
 def _whiten_transparency(image: Image.Image) -> Image.Image:
-    """RGB version of a PIL image; transparent pixels are blended over white (as the official tokenizer wrapper)."""
+    """RGB version of a PIL image, the one rule of the pipeline and of pre-tokenization: 16-bit integer images
+    (modes I;16*, I) are scaled from 0-65535, float images (F) from [0, 1]; grayscale and palette images become RGB;
+    transparent pixels are blended over white (as the official tokenizer wrapper)."""
     if image.mode == "RGB":
         return image
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        values = values / 257.0 if image.mode.startswith("I") else values * 255.0
+        image = Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
     rgba = np.array(image.convert("RGBA"))
     if not (rgba[:, :, 3] < 255).any():
         return image.convert("RGB")
@@ -62,7 +68,8 @@ def _whiten_transparency(image: Image.Image) -> Image.Image:
 
 
 def as_uint8_frames(frames: Any) -> np.ndarray:
-    """PIL image(s) or uint8 array / tensor [..., H, W, 3] -> uint8 array with the same leading dimensions."""
+    """PIL image(s) (any mode: see `_whiten_transparency`) or a uint8, uint16 or float-in-[0, 1] array / tensor
+    [..., H, W, 3] -> uint8 array with the same leading dimensions."""
     if isinstance(frames, Image.Image):
         frames = [frames]
     if isinstance(frames, list | tuple):
@@ -76,9 +83,18 @@ def as_uint8_frames(frames: Any) -> np.ndarray:
         frames = frames.detach().cpu().numpy()
     if not isinstance(frames, np.ndarray):
         raise TypeError(f"`frames` must be PIL images, a numpy array or a tensor, got {type(frames).__name__}.")
-    if frames.dtype != np.uint8:
+    if frames.dtype == np.uint16:  # 16-bit: 0-65535
+        frames = np.round(frames / 257.0).astype(np.uint8)
+    elif np.issubdtype(frames.dtype, np.floating):  # float pixels in [0, 1]
+        if frames.size and not (np.isfinite(frames).all() and frames.min() >= 0 and frames.max() <= 1):
+            raise ValueError(
+                "float `frames` arrays must hold pixels in [0, 1] (float tensors [3, (T,) H, W] in [-1, 1] go to "
+                f"`encode` directly), got values in [{np.nanmin(frames):.4g}, {np.nanmax(frames):.4g}]"
+            )
+        frames = np.round(frames * 255.0).astype(np.uint8)
+    elif frames.dtype != np.uint8:
         raise TypeError(
-            f"`frames` arrays must be uint8 (0-255), got {frames.dtype}; float videos go to `encode` directly."
+            f"`frames` arrays must be uint8 (0-255), uint16 (0-65535) or float in [0, 1], got {frames.dtype}."
         )
     if frames.ndim == 3:
         frames = frames[None]

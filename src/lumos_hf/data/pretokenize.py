@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import numpy as np
 import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
@@ -399,7 +398,7 @@ def _process_row(row: ManifestRow) -> dict[str, Any]:
 
 @torch.inference_mode()
 def _encode_row(row: ManifestRow) -> dict[str, Any]:
-    from ..video_processing_lumos import bucket_crop, frames_to_tensor
+    from ..video_processing_lumos import as_uint8_frames, bucket_crop, frames_to_tensor
     from .video_io import read_video
 
     tokenizer, processor, options = _WORKER_STATE["tokenizer"], _WORKER_STATE["processor"], _WORKER_STATE["options"]
@@ -408,7 +407,7 @@ def _encode_row(row: ManifestRow) -> dict[str, Any]:
         from PIL import Image
 
         with Image.open(row.path) as image:
-            frames = np.asarray(image.convert("RGB"))[None]
+            frames = as_uint8_frames(image)  # the pipeline's conversion: 16-bit, float, palette, alpha over white
         fps, num_frames = 1, 1
     else:
         fps, num_frames = options["fps"], options["num_frames"]
