@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import datasets
@@ -148,6 +149,59 @@ def test_hard_kill_then_resume_gives_the_uninterrupted_dataset(tmp_path, manifes
     # A finished folder re-runs as a no-op.
     run_pretokenize(manifest, output, components, on_shard_written=lambda r: written.append(r.shard))
     assert written == [1, 2]
+
+
+def test_a_truncated_finished_shard_is_written_again(tmp_path, manifest, components, uninterrupted):
+    output = tmp_path / "out"
+    run_pretokenize(manifest, output, components)
+    shard = output / "data-00001-of-00003.arrow"
+    shard.write_bytes(shard.read_bytes()[:-100])  # e.g. a copy cut short, after the shard was recorded as finished
+    (output / "state.json").unlink()
+    written = []
+    run_pretokenize(manifest, output, components, on_shard_written=lambda r: written.append(r.shard))
+    assert written == [1]  # only the damaged shard is redone
+    assert rows_of(datasets.load_from_disk(str(output))) == rows_of(datasets.load_from_disk(str(uninterrupted)))
+
+
+def test_workers_end_when_the_job_is_killed(tmp_path, manifest, components):
+    """kill -9 of the job leaves no worker process behind (each holds a video tokenizer)."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from lumos_hf.data.pretokenize import pretokenize
+
+        def stop(report):
+            time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        pretokenize({str(manifest)!r}, {str(tmp_path / "out")!r}, {str(components["video_tokenizer"])!r},
+                    {str(components["processor"])!r}, target_size={TARGET_SIZE}, shard_size=2, progress=False,
+                    num_workers=2, on_shard_written=stop)
+        """
+    )
+    job = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    while job.poll() is None:  # the job's children while it runs
+        workers |= {pid for pid in _children(job.pid)}
+        time.sleep(0.1)
+    assert job.returncode == -9 and len(workers) >= 2, job.stderr.read().decode()[-2000:]
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _children(parent: int) -> set[int]:
+    """Processes whose parent is `parent` (Linux /proc)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.add(int(stat.parent.name))
+    return children
 
 
 def test_worker_processes_give_the_same_dataset(tmp_path, manifest, components, uninterrupted):

@@ -29,6 +29,8 @@ import json
 import logging
 import math
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -80,13 +82,15 @@ class ManifestRow:
 
 @dataclass
 class ShardReport:
-    """What one finished shard holds: rows `[start, end)`, `num_samples` written, `skipped` rows with errors."""
+    """What one finished shard holds: rows `[start, end)`, `num_samples` written, `skipped` rows with errors, and the
+    SHA-256 of its Arrow file (checked on resume: a truncated or altered shard is written again)."""
 
     shard: int
     start: int
     end: int
     num_samples: int
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    sha256: str | None = None
 
 
 @dataclass
@@ -304,9 +308,16 @@ def _shard_name(shard: int, num_shards: int) -> str:
 def _read_shard_report(output_dir: Path, shard: int, num_shards: int) -> ShardReport | None:
     """The report of a finished shard, or None when the shard must be (re)written."""
     report_path = output_dir / _PROGRESS_DIR / f"shard-{shard:05d}.json"
-    if not report_path.exists() or not (output_dir / _shard_name(shard, num_shards)).exists():
+    shard_path = output_dir / _shard_name(shard, num_shards)
+    if not report_path.exists() or not shard_path.exists():
         return None
-    return ShardReport(**json.loads(report_path.read_text()))
+    report = ShardReport(**json.loads(report_path.read_text()))
+    if report.sha256 != _sha256(shard_path):
+        logger.warning(
+            "shard %s does not match its recorded checksum (truncated or changed): writing it again", shard_path
+        )
+        return None
+    return report
 
 
 def _write_shard(
@@ -319,8 +330,17 @@ def _write_shard(
     with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
         writer.write_table(table)
     _fsync(temporary)
+    report.sha256 = _sha256(temporary)
     os.replace(temporary, output_dir / _shard_name(shard, num_shards))
     _atomic_write_text(output_dir / _PROGRESS_DIR / f"shard-{shard:05d}.json", json.dumps(asdict(report)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _finalize(output_dir: Path, reports: list[ShardReport], num_rows: int) -> PretokenizeReport:
@@ -370,15 +390,23 @@ _WORKER_STATE: dict[str, Any] = {}
 
 
 def _init_worker(
-    video_tokenizer: str, processor: str, dtype: str, options: dict[str, Any], devices: Any, num_threads: int | None
+    video_tokenizer: str,
+    processor: str,
+    dtype: str,
+    options: dict[str, Any],
+    devices: Any,
+    num_threads: int | None,
+    watch_parent: bool = False,
 ) -> None:
     """Load the video tokenizer and the processor once per process. `devices`: a device string, or a queue handing
-    one device to each worker process."""
+    one device to each worker process; `watch_parent`: a worker process, which ends when the job's process does."""
     from ..processing_lumos import LumosProcessor
     from ..video_tokenizer import CosmosDiscreteVideoTokenizer
 
     if num_threads is not None:
         torch.set_num_threads(num_threads)
+    if watch_parent:
+        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     device = devices if isinstance(devices, str) else devices.get()
     tokenizer = CosmosDiscreteVideoTokenizer.from_pretrained(video_tokenizer, torch_dtype=getattr(torch, dtype))
     _WORKER_STATE.update(
@@ -386,6 +414,14 @@ def _init_worker(
         processor=LumosProcessor.from_pretrained(processor),
         options=options,
     )
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Worker watchdog: end this process once its parent is gone (a `kill -9` of the job would otherwise leave the
+    workers running, each holding a video tokenizer)."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _process_row(row: ManifestRow) -> dict[str, Any]:
@@ -453,7 +489,7 @@ class _ResultStream:
             self.num_workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(*self.worker_args, devices, threads),
+            initargs=(*self.worker_args, devices, threads, True),
         )
         return self._ordered(self.executor, window=4 * self.num_workers)
 
