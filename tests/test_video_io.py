@@ -150,3 +150,12 @@ def test_one_faithful_conversion_for_every_image_kind():
         as_uint8_frames(np.full((4, 4, 3), 2.0))
     with pytest.raises(TypeError, match="uint8 .0-255., uint16"):
         as_uint8_frames(np.zeros((4, 4, 3), np.int64))
+
+
+def test_read_video_says_what_is_wrong_with_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_video(tmp_path / "missing.mp4")
+    with pytest.raises(IsADirectoryError, match="is a folder, not a video file"):
+        read_video(tmp_path)
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_video("/dev/null")

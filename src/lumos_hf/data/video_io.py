@@ -67,8 +67,12 @@ def read_video(path: str | Path, fps: float | None = None, num_frames: int | Non
     import av
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a video file.")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a fifo, socket or device): videos are read from files.")
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError(f"{path} has no video stream.")
