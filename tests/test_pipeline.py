@@ -319,6 +319,8 @@ def test_example_docstring_runs(tmp_path, monkeypatch):
     ("kwargs", "error", "message"),
     [
         ({"height": 48}, ValueError, "multiples of 32"),
+        ({"height": 0}, ValueError, "height"),
+        ({"width": 0}, ValueError, "width"),
         ({"width": 72}, ValueError, "multiples of 32"),
         ({"num_frames": 8}, ValueError, r"num_frames must be 1 \+ 4k"),
         ({"guidance_scale": 0.5}, ValueError, "guidance_scale must be a finite number >= 1"),

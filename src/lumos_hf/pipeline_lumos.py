@@ -661,11 +661,12 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             first = given[0] if isinstance(given, (list, tuple)) else given
             first = first[0] if isinstance(first, (list, tuple)) else first
             size = first.size[::-1] if isinstance(first, PIL.Image.Image) else _frame_size(first)
-            height, width = height or size[0], width or size[1]
+            height, width = size[0] if height is None else height, size[1] if width is None else width
         if latents is not None and (height is None or width is None) and isinstance(latents, torch.Tensor):
-            height = height or latents.shape[-2] * SPATIAL_COMPRESSION
-            width = width or latents.shape[-1] * SPATIAL_COMPRESSION
-        height, width = height or defaults["height"], width or defaults["width"]
+            height = latents.shape[-2] * SPATIAL_COMPRESSION if height is None else height
+            width = latents.shape[-1] * SPATIAL_COMPRESSION if width is None else width
+        height = defaults["height"] if height is None else height  # 0 is an error, not "the default"
+        width = defaults["width"] if width is None else width
         num_prompts = self.check_inputs(
             prompt, negative_prompt, prompt_ids, negative_prompt_ids, image, video, latents, height, width,
             num_frames, fps, num_inference_steps, guidance_scale, history_mask_ratio, history_mask,
