@@ -401,3 +401,18 @@ def test_stream_stops_after_an_interrupt(pipe):
     kwargs = {"height": 32, "width": 64, "num_frames": 9, "fps": 4, "num_inference_steps": 3}
     chunks = list(pipe.stream(PROMPTS[0], callback_on_step_end=interrupt_in_frame_two, **kwargs))
     assert [chunk.frames.shape[1] for chunk in chunks] == [1, 4]  # frame 0, then frame 1 with its latest draws
+
+
+def test_callback_latents_must_stay_video_indices(pipe):
+    def out_of_vocabulary(pipeline, step, t, callback_kwargs):
+        callback_kwargs["latents"][:, 0, 0, 0] = VOCAB
+        return callback_kwargs
+
+    def wrong_shape(pipeline, step, t, callback_kwargs):
+        return {"latents": callback_kwargs["latents"][:, :1]}
+
+    kwargs = {"height": 32, "width": 64, "num_frames": 5, "num_inference_steps": 2, "output_type": "latent"}
+    with pytest.raises(ValueError, match=r"outside the video vocabulary \[0, 63\]"):
+        pipe(PROMPTS[0], callback_on_step_end=out_of_vocabulary, **kwargs)
+    with pytest.raises(ValueError, match="must return latents as an integer tensor of shape"):
+        pipe(PROMPTS[0], callback_on_step_end=wrong_shape, **kwargs)

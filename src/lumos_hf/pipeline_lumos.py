@@ -690,6 +690,7 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             latents = latents.repeat_interleave(num_videos_per_prompt, dim=0)
         latents, num_given = self.prepare_latents(batch_size, num_frames, height, width, latents, device)
         rows, cols = latents.shape[-2:]
+        latents_shape = tuple(latents.shape[1:])
         layout = self.processor.token_layout
         history = make_history_mask(
             history_mask, history_mask_ratio, batch_size, num_content_tokens(rows, cols), generator, device="cpu"
@@ -744,6 +745,7 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
                         callback_outputs = callback_on_step_end(self, step, int(t), callback_kwargs) or {}
                         latents = callback_outputs.pop("latents", latents)
                         is_masked = callback_outputs.pop("is_masked", is_masked).reshape(batch_size, rows * cols)
+                        _check_callback_latents(latents, (batch_size, *latents_shape), layout.video_vocab_size)
                     step += 1
                     progress_bar.update()
                     if self.interrupt:
@@ -837,6 +839,20 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
                 commit_message=hub["commit_message"],
                 create_pr=bool(hub["create_pr"]),
             )
+
+
+def _check_callback_latents(latents: Any, shape: tuple[int, ...], vocab_size: int) -> None:
+    """The `latents` a callback returns must stay `[B, T, h, w]` integer indices in `[0, vocab_size)`."""
+    if not isinstance(latents, torch.Tensor) or tuple(latents.shape) != shape or latents.is_floating_point():
+        raise ValueError(
+            f"callback_on_step_end must return latents as an integer tensor of shape {list(shape)}, got "
+            f"{type(latents).__name__} {list(getattr(latents, 'shape', []))}"
+        )
+    if bool((latents < 0).any() or (latents >= vocab_size).any()):
+        raise ValueError(
+            f"callback_on_step_end returned latents outside the video vocabulary [0, {vocab_size - 1}]: "
+            f"[{int(latents.min())}, {int(latents.max())}]"
+        )
 
 
 def _real_number(value: Any, name: str) -> float:
