@@ -358,8 +358,10 @@ def test_bad_inputs(pipe, kwargs, error, message):
 
 
 def test_bad_image_type(pipe):
-    with pytest.raises(TypeError, match=re.escape("frames")):
-        pipe("a cat", image=random_image().astype(np.float32), height=32, width=64, num_frames=5)
+    with pytest.raises(ValueError, match=re.escape("float `frames` arrays must hold pixels in [0, 1]")):
+        pipe("a cat", image=random_image().astype(np.float32), height=32, width=64, num_frames=5)  # 0-255 floats
+    with pytest.raises(TypeError, match=re.escape("uint8 (0-255), uint16 (0-65535) or float in [0, 1]")):
+        pipe("a cat", image=random_image().astype(np.int64), height=32, width=64, num_frames=5)
 
 
 def test_guidance_and_history_ratio_reject_nan_inf_and_non_numbers():
@@ -416,3 +418,17 @@ def test_callback_latents_must_stay_video_indices(pipe):
         pipe(PROMPTS[0], callback_on_step_end=out_of_vocabulary, **kwargs)
     with pytest.raises(ValueError, match="must return latents as an integer tensor of shape"):
         pipe(PROMPTS[0], callback_on_step_end=wrong_shape, **kwargs)
+
+
+def test_memory_pre_flight_refuses_what_cannot_fit(pipe, monkeypatch):
+    import lumos_hf.pipeline_lumos as pipeline_module
+
+    estimate = pipe.estimate_memory(1, 1504, 1504, 401)
+    assert set(estimate) == {"kv_cache", "step", "sampling", "decode"} and sum(estimate.values()) > 2**30
+    kwargs = {"height": 32, "width": 64, "num_frames": 5, "num_inference_steps": 1, "output_type": "latent"}
+    monkeypatch.setattr(pipeline_module, "_available_memory", lambda device: 1024)  # a machine with 1 KiB free
+    message = r"need about \d+\.\d MiB beyond the weights \(kv_cache .*\), more than .* pipe.memory_check = False"
+    with pytest.raises(ValueError, match=message):
+        pipe(PROMPTS[0], **kwargs)
+    monkeypatch.setattr(pipe, "memory_check", False)  # the opt-out
+    assert pipe(PROMPTS[0], **kwargs).frames.shape == (1, 2, 4, 8)

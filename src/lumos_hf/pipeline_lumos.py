@@ -165,6 +165,46 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         self._current_timestep: int | None = None
         self._interrupt = False
 
+    memory_check = True  # set False to skip the pre-flight memory estimate (machines it underrates)
+
+    def estimate_memory(
+        self, batch_size: int, height: int, width: int, num_frames: int, guidance: bool = True
+    ) -> dict[str, int]:
+        """Bytes a call needs beyond the weights, by part, at its peak: the KV cache of the whole sequence (prompt
+        bound: 1,024 tokens), one step's activations and block-causal mask, the sampling buffers over the video
+        vocabulary, and the video tokenizer's decoding (its temporal chunk)."""
+        config, rows, cols = self.transformer.config, height // SPATIAL_COMPRESSION, width // SPATIAL_COMPRESSION
+        element = self.transformer.dtype.itemsize
+        frame, branches = frame_length(rows, cols), batch_size * (2 if guidance else 1)
+        tokens = 1024 + num_latent_frames(num_frames) * frame
+        estimate = {
+            "kv_cache": branches * config.num_hidden_layers * 2 * config.num_key_value_heads * config.head_dim
+            * tokens * element,
+            "step": branches * frame * (4 * max(config.hidden_size, config.intermediate_size) * element + tokens),
+            "sampling": batch_size * rows * cols * config.video_vocab_size * 4 * 3,
+        }  # fmt: skip
+        if self.video_tokenizer is not None:
+            tokenizer = self.video_tokenizer.config
+            chunk = self.video_tokenizer.temporal_chunk_size or num_latent_frames(num_frames)
+            pixels = min(num_frames, 1 + TEMPORAL_COMPRESSION * chunk) * height * width
+            videos = 1 if self.video_tokenizer.use_slicing else batch_size
+            channels = tokenizer.channels * max(tokenizer.channels_mult)
+            estimate["decode"] = videos * pixels * channels * 4 * 3 // 4  # the widest activations, a few at a time
+        return estimate
+
+    def check_memory(self, batch_size: int, height: int, width: int, num_frames: int, guidance: bool) -> None:
+        """Raise `ValueError` (before any work) when `estimate_memory` exceeds the memory available on the device;
+        `pipe.memory_check = False` skips it."""
+        estimate = self.estimate_memory(batch_size, height, width, num_frames, guidance)
+        available = _available_memory(self._execution_device)
+        if available is not None and sum(estimate.values()) > available:
+            parts = ", ".join(f"{name} {_size(value)}" for name, value in estimate.items())
+            raise ValueError(
+                f"{batch_size} video(s) of {num_frames} frames at {height}x{width} need about "
+                f"{_size(sum(estimate.values()))} beyond the weights ({parts}), more than the {_size(available)} "
+                "available: lower num_frames, the size or the batch (or set pipe.memory_check = False)"
+            )
+
     def _check_components(self) -> None:
         """Raise `ValueError` when the components disagree on the token layout or the video vocabulary."""
         if self.transformer is None:
@@ -673,6 +713,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             num_videos_per_prompt, generator, output_type, callback_on_step_end_tensor_inputs,
         )  # fmt: skip
         guidance_scale, history_mask_ratio = float(guidance_scale), float(history_mask_ratio)  # numpy / 0-dim tensors
+        if self.memory_check:
+            self.check_memory(num_prompts * num_videos_per_prompt, height, width, num_frames, guidance_scale > 1)
         self._guidance_scale = guidance_scale
         self._interrupt = False
         device = self._execution_device
@@ -839,6 +881,21 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
                 commit_message=hub["commit_message"],
                 create_pr=bool(hub["create_pr"]),
             )
+
+
+def _size(num_bytes: int) -> str:
+    return f"{num_bytes / 2**30:.1f} GiB" if num_bytes >= 2**29 else f"{num_bytes / 2**20:.1f} MiB"
+
+
+def _available_memory(device: torch.device) -> int | None:
+    """Free bytes on `device` (CUDA: the driver's free memory; CPU: MemAvailable), or None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu" and os.path.exists("/proc/meminfo"):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
 
 
 def _check_callback_latents(latents: Any, shape: tuple[int, ...], vocab_size: int) -> None:
