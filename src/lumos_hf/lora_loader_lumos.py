@@ -53,6 +53,8 @@ class LumosLoraLoaderMixin:
     ```
     """
 
+    _fused_scale: float | None = None  # the lora_scale of the fused adapters, None while nothing is fused
+
     def load_lora_weights(self, pretrained_model_name_or_path: str | os.PathLike, adapter_name: str | None = None,
                           **kwargs) -> None:  # fmt: skip
         """Load a PEFT LoRA folder (local or a Hub repo id) into the transformer as `adapter_name` (default
@@ -199,8 +201,6 @@ class LumosLoraLoaderMixin:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return directory
-
-    _fused_scale: float | None = None
 
     def _lora_layers(self) -> list[BaseTunerLayer]:
         return [module for module in self.transformer.modules() if isinstance(module, BaseTunerLayer)]
