@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import shared_path
 from safetensors.torch import load_file, save_file
-from torch import nn
+from utils import save_official_jit
 
 from lumos_hf.commands import convert_tokenizer
 from lumos_hf.video_tokenizer import CosmosDiscreteVideoTokenizer
@@ -40,35 +40,6 @@ def cases() -> dict[str, torch.Tensor]:
     return load_file(shared_path(*FIXTURE, "cases.safetensors"))
 
 
-class _Node(nn.Module):
-    """A module tree with the official parameter names; its traced program only scales the input."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 2
-
-
-def _official_module(state: dict[str, torch.Tensor]) -> nn.Module:
-    root = _Node()
-    for key, value in state.items():
-        *path, name = key.split(".")
-        module = root
-        for part in path:
-            if not hasattr(module, part):
-                module.add_module(part, _Node())
-            module = getattr(module, part)
-        if value.is_floating_point() and "patcher3d" not in key and "quantizer" not in key:
-            module.register_parameter(name, nn.Parameter(value.clone()))
-        else:
-            module.register_buffer(name, value.clone())
-    return root
-
-
-def _save_jit(state: dict[str, torch.Tensor], path: Path) -> Path:
-    traced = torch.jit.trace(_official_module(state), torch.ones(2))
-    traced.save(str(path))
-    return path
-
-
 def _assert_matches_official(model: CosmosDiscreteVideoTokenizer, cases: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         assert torch.equal(model.encode(cases["input"][None])[0], cases["indices"])
@@ -77,8 +48,8 @@ def _assert_matches_official(model: CosmosDiscreteVideoTokenizer, cases: dict[st
 
 
 def test_torchscript_encoder_decoder(tmp_path, encoder_state, decoder_state, cases):
-    encoder = _save_jit(encoder_state, tmp_path / "encoder.jit")
-    decoder = _save_jit(decoder_state, tmp_path / "decoder.jit")
+    encoder = save_official_jit(encoder_state, tmp_path / "encoder.jit")
+    decoder = save_official_jit(decoder_state, tmp_path / "decoder.jit")
     assert set(load_official_state_dict(encoder)) == set(encoder_state)
     convert_cosmos_tokenizer(encoder=encoder, decoder=decoder, output_dir=tmp_path / "out")
     model = CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "out").eval()
@@ -94,7 +65,7 @@ def test_torchscript_autoencoder_without_unused_convs(tmp_path, encoder_state, d
     ]
     state = {k: v for k, v in {**encoder_state, **decoder_state}.items() if not k.startswith(tuple(unused))}
     assert len(encoder_state) + len(decoder_state) - len(state) == 16  # 8 convs, weight and bias
-    autoencoder = _save_jit(state, tmp_path / "autoencoder.jit")
+    autoencoder = save_official_jit(state, tmp_path / "autoencoder.jit")
     _assert_matches_official(convert_cosmos_tokenizer(autoencoder=autoencoder), cases)
 
 

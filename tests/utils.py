@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from lumos_hf import (
     ARDFScheduler,
@@ -123,3 +124,33 @@ def load_example(name: str):
     sys.modules[name] = module  # dataclasses resolve their annotations through sys.modules
     spec.loader.exec_module(module)
     return module
+
+
+class _OfficialNode(nn.Module):
+    """A module tree with the official parameter names; its traced program only scales the input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def _official_module(state: dict[str, torch.Tensor]) -> nn.Module:
+    root = _OfficialNode()
+    for key, value in state.items():
+        *path, name = key.split(".")
+        module = root
+        for part in path:
+            if not hasattr(module, part):
+                module.add_module(part, _OfficialNode())
+            module = getattr(module, part)
+        if value.is_floating_point() and "patcher3d" not in key and "quantizer" not in key:
+            module.register_parameter(name, nn.Parameter(value.clone()))
+        else:
+            module.register_buffer(name, value.clone())
+    return root
+
+
+def save_official_jit(state: dict[str, torch.Tensor], path: Path) -> Path:
+    """Write `state` as a TorchScript file with the official parameter names, as NVIDIA ships `encoder.jit`."""
+    traced = torch.jit.trace(_official_module(state), torch.ones(2))
+    traced.save(str(path))
+    return path

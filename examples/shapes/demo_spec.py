@@ -10,14 +10,26 @@ Shared by the scripts of `examples/shapes/` (run them from the repository root):
 
 from __future__ import annotations
 
+import math
+
 from lumos_hf import LumosConfig, LumosProcessor
 from lumos_hf.data import shapes
 from lumos_hf.text_tokenizer import build_compact_tokenizer
 from lumos_hf.tokens import TokenLayout
 
+# The video tokenizer: the DV4x8x8 architecture, narrower, with a 4,096-code FSQ (12 bits per 4x8x8 latent cell).
+TOKENIZER_CONFIG = {
+    "channels": 48,
+    "channels_mult": (1, 2),
+    "num_res_blocks": 2,
+    "attn_resolutions": (),
+    "z_channels": 16,
+    "levels": (8, 8, 8, 8),
+}
+
 # 512 text ids (controls 0-11, size tokens 16-63, bytes 64-319 with "0".."9" at 79-88, word merges above) and the
-# tokenizer's 1,000 video codes (FSQ levels 8, 5, 5, 5) from id 512.
-LAYOUT = TokenLayout.compact(text_vocab_size=512, video_vocab_size=1000)
+# tokenizer's video codes from id 512.
+LAYOUT = TokenLayout.compact(text_vocab_size=512, video_vocab_size=math.prod(TOKENIZER_CONFIG["levels"]))
 
 TEMPLATE_WORDS = (
     "Generate", "Ġa", "Ġvideo", "Ġwith", "Ġresolution", "Ġof", "Ġconsisting", "Ġframes", "Ġat", "Ġper", "Ġsecond",

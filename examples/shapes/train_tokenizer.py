@@ -1,5 +1,5 @@
 """
-Train the shapes demo's video tokenizer: a small `CosmosDiscreteVideoTokenizer` (DV4x8x8 architecture, 1000-code FSQ)
+Train the shapes demo's video tokenizer: a small `CosmosDiscreteVideoTokenizer` (DV4x8x8 architecture, `demo_spec.TOKENIZER_CONFIG`)
 on `lumos_hf.data.shapes` clips, resumable from its latest checkpoint.
 
     python examples/shapes/train_tokenizer.py --output_dir runs/shapes_tokenizer --threads 1
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from demo_spec import TOKENIZER_CONFIG
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
 from lumos_hf.data.shapes import BACKGROUNDS, generate_examples
@@ -28,14 +29,6 @@ from lumos_hf.training.video_tokenizer import (
     train_video_tokenizer,
 )
 
-TOKENIZER_CONFIG = {
-    "channels": 32,
-    "channels_mult": (1, 2),
-    "num_res_blocks": 1,
-    "attn_resolutions": (),
-    "z_channels": 16,
-    "levels": (8, 5, 5, 5),
-}
 EVAL_SEED = 10_000  # training uses seed 0; evaluation clips come from another stream of the "all" split
 
 

@@ -6,7 +6,14 @@ import argparse
 import importlib
 
 # Each module defines `register(subparsers)`, which adds its sub-command and sets `func` on the parser.
-COMMAND_MODULES = ["convert_model", "convert_tokenizer", "convert_text_tokenizer", "pretokenize", "generate"]
+COMMAND_MODULES = [
+    "convert_release",
+    "convert_model",
+    "convert_tokenizer",
+    "convert_text_tokenizer",
+    "pretokenize",
+    "generate",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

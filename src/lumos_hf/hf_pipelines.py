@@ -74,7 +74,8 @@ class LumosPipelineLoader:
 
 def pipeline_around(transformer: LumosForVideoGeneration) -> LumosPipeline:
     """The [`LumosPipeline`] of a remote-code folder whose root transformer `AutoModelForMaskedLM` loaded (transformers'
-    `pipeline(..., trust_remote_code=True)`): the other components come from the folder's sub-folders."""
+    `pipeline(..., trust_remote_code=True)`): the other components come from the folder's sub-folders, the
+    generation defaults from its `model_index.json`."""
     from .pipeline_lumos import LumosPipeline
     from .processing_lumos import LumosProcessor
     from .scheduling_ardf import ARDFScheduler
@@ -86,6 +87,7 @@ def pipeline_around(transformer: LumosForVideoGeneration) -> LumosPipeline:
         video_tokenizer=CosmosDiscreteVideoTokenizer.from_pretrained(path, subfolder="video_tokenizer"),
         processor=LumosProcessor.from_pretrained(path, subfolder="processor"),
         scheduler=ARDFScheduler.from_pretrained(path, subfolder="scheduler"),
+        generation_config=LumosPipeline.load_config(path).get("generation_config"),
     )
 
 

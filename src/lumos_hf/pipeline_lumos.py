@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.utils import BaseOutput, logging, replace_example_docstring
 from diffusers.video_processor import VideoProcessor
-from huggingface_hub import create_repo
+from huggingface_hub import ModelCard, create_repo
 from transformers.cache_utils import Cache
 
 from .lora_loader_lumos import LumosLoraLoaderMixin
+from .model_card import lumos_model_card
 from .modeling_lumos import LumosForVideoGeneration
 from .processing_lumos import LumosProcessor
 from .remote_code import write_remote_code
@@ -859,8 +861,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
                 `DiffusionPipeline.from_pretrained(save_directory, trust_remote_code=True)` and
                 `transformers.pipeline(task, model=save_directory, trust_remote_code=True)` where `lumos_hf` is not
                 installed (and `trust_remote_code=True` is needed everywhere, as the folder's code is then used).
-            args, kwargs: as `DiffusionPipeline.save_pretrained`; with `push_to_hub=True` the folder is uploaded
-                once complete (code and root config included).
+            args, kwargs: as `DiffusionPipeline.save_pretrained`; with `push_to_hub=True` (and `repo_id`) the
+                folder is uploaded once complete, with a model card (`model_card`) when it has no `README.md`.
         """
         push_to_hub = kwargs.pop("push_to_hub", False)
         hub = {key: kwargs.pop(key, None) for key in ("repo_id", "commit_message", "private", "create_pr", "token")}
@@ -874,6 +876,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             repo_id = create_repo(
                 hub["repo_id"] or root.name, exist_ok=True, private=hub["private"], token=hub["token"]
             ).repo_id
+            if not (root / "README.md").exists():
+                self.model_card(repo_id, remote_code=remote_code).save(root / "README.md")
             self._upload_folder(
                 root,
                 repo_id,
@@ -881,6 +885,45 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
                 commit_message=hub["commit_message"],
                 create_pr=bool(hub["create_pr"]),
             )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        create_pr: bool = False,
+        safe_serialization: bool = True,
+        variant: str | None = None,
+        remote_code: bool = True,
+        **card_kwargs: Any,
+    ) -> Any:
+        """Upload the pipeline to the Hub repository `repo_id` (created if needed), with its model card
+        (`model_card(repo_id, **card_kwargs)`), as diffusers' `push_to_hub` does.
+
+        Args:
+            remote_code: write the package's code into the upload (default), so that the repository loads with
+                `DiffusionPipeline.from_pretrained(repo_id, trust_remote_code=True)` where `lumos_hf` is not
+                installed; `False` uploads a folder for `LumosPipeline.from_pretrained` only.
+            card_kwargs: `license`, `base_model`, `title`, `summary`, `tags` of `lumos_hf.model_card.lumos_model_card`.
+            commit_message, private, token, create_pr, safe_serialization, variant: as diffusers' `push_to_hub`.
+        """
+        repo_id = create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(
+                folder, safe_serialization=safe_serialization, variant=variant, remote_code=remote_code
+            )
+            self.model_card(repo_id, remote_code=remote_code, **card_kwargs).save(Path(folder) / "README.md")
+            return self._upload_folder(
+                folder, repo_id, token=token, commit_message=commit_message, create_pr=create_pr
+            )
+
+    def model_card(self, repo_id: str, remote_code: bool = True, **card_kwargs: Any) -> ModelCard:
+        """The Hub model card of this pipeline (`lumos_hf.model_card.lumos_model_card`): metadata (license,
+        `pipeline_tag: text-to-video`, `library_name: diffusers`, tags, base model), usage snippets that load
+        `repo_id`, the components and the sampling defaults."""
+        components = {name: type(module).__name__ for name, module in self.components.items() if module is not None}
+        return lumos_model_card(repo_id, components, self.generation_defaults, remote_code=remote_code, **card_kwargs)
 
 
 def _size(num_bytes: int) -> str:
