@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> Trainer:
 
     model = build_model(model_args)
     model.config.use_cache = False
+    token_layout = model.config.token_layout
     token_indices = _split(lora_args.trainable_token_indices)
     model = add_lora_adapter(
         model,
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> Trainer:
     train_dataset = prepare_stage_dataset(
         dataset, training_args.stage, max_length=data_args.max_length, max_samples=data_args.max_train_samples
     )
-    collator = build_collator(training_args)
+    collator = build_collator(training_args, token_layout)
     trainer = Trainer(
         model=model, args=training_args, train_dataset=train_dataset, data_collator=collator, callbacks=[collator]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -253,3 +254,21 @@ def test_save_and_load_keep_the_layout(processor, tmp_path):
     assert loaded.prompt_template == custom.prompt_template and loaded.mask_token_id == 9002
     assert loaded.build_prompt_ids("A cat", 64, 64) == custom.build_prompt_ids("A cat", 64, 64)
     assert loaded.frame_scaffold(64, 64)[0][3] == 9002
+
+
+def test_folder_without_tokenizer_json_is_refused_by_name(processor, tmp_path):
+    """A processor folder (or a pipeline whose `processor/`) lacks `tokenizer.json`: a `FileNotFoundError` naming it,
+    not the tokenizer loader's advice to install sentencepiece."""
+    from lumos_hf import LumosPipeline, demo
+
+    processor.save_pretrained(tmp_path / "processor")
+    (tmp_path / "processor" / "tokenizer.json").unlink()
+    with pytest.raises(FileNotFoundError, match="has no tokenizer.json"):
+        LumosProcessor.from_pretrained(tmp_path / "processor")
+    with pytest.raises(FileNotFoundError, match="has no tokenizer.json"):
+        LumosProcessor.from_pretrained(tmp_path, subfolder="processor")
+    pipeline_dir = tmp_path / "pipeline"
+    shutil.copytree(demo.model_path(), pipeline_dir)
+    (pipeline_dir / "processor" / "tokenizer.json").unlink()
+    with pytest.raises(FileNotFoundError, match="processor has no tokenizer.json"):
+        LumosPipeline.from_pretrained(pipeline_dir)

@@ -16,8 +16,11 @@ fps))` seconds (at least 1). Images (`num_frames == 1`) say "1 frames at 1 frame
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import BatchFeature
@@ -45,6 +48,8 @@ from .sequence_format import (
 )
 from .tokens import OFFICIAL_TOKEN_LAYOUT as OFFICIAL
 from .tokens import TokenLayout
+
+TOKENIZER_FILE = "tokenizer.json"
 
 PROMPT_TEMPLATE = (
     "Generate a video with a resolution of {width}x{height}, consisting of {num_frames} frames at {fps} frames "
@@ -114,6 +119,18 @@ class LumosProcessor(ProcessorMixin):
         for name, value in layout.items():  # saved by ProcessorMixin.to_dict with the processor's config
             setattr(self, name, value)
         super().__init__(tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
+        """`ProcessorMixin.from_pretrained`; a local folder without the text tokenizer's `tokenizer.json` is refused
+        with a `FileNotFoundError` naming it (instead of the tokenizer loader's advice to install sentencepiece)."""
+        folder = Path(pretrained_model_name_or_path, kwargs.get("subfolder") or "")
+        if folder.is_dir() and not (folder / TOKENIZER_FILE).is_file():
+            raise FileNotFoundError(
+                f"{folder} has no {TOKENIZER_FILE}: a LumosProcessor folder holds processor_config.json and the text "
+                f"tokenizer ({TOKENIZER_FILE}, tokenizer_config.json), as LumosProcessor.save_pretrained writes them"
+            )
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     # ----------------------------------------------------------------------------------------------------------
     # Geometry and text
