@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -306,7 +307,7 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             ("num_inference_steps", num_inference_steps, 1, None),
             ("num_videos_per_prompt", num_videos_per_prompt, 1, None),
         ):
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
             if value < low or (high is not None and value > high):
                 accepted = f"[{low}, {high}]" if high is not None else f">= {low}"
@@ -715,6 +716,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             num_videos_per_prompt, generator, output_type, callback_on_step_end_tensor_inputs,
         )  # fmt: skip
         guidance_scale, history_mask_ratio = float(guidance_scale), float(history_mask_ratio)  # numpy / 0-dim tensors
+        height, width, num_frames, fps = int(height), int(width), int(num_frames), int(fps)  # numpy integers
+        num_inference_steps, num_videos_per_prompt = int(num_inference_steps), int(num_videos_per_prompt)
         if self.memory_check:
             self.check_memory(num_prompts * num_videos_per_prompt, height, width, num_frames, guidance_scale > 1)
         self._guidance_scale = guidance_scale
