@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 from utils import build_tiny_pipeline
 
 from lumos_hf import cli
+from lumos_hf.commands.generate import stream_with_progress
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,20 @@ def test_text_to_video(model_dir, tmp_path, capsys):
     output = tmp_path / "out.mp4"
     common = ["--height", "32", "--width", "64", "--frames", "5", "--fps", "4", "--steps", "2", "--seed", "1"]
     assert run("a red cat", "--model", str(model_dir), "--output", str(output), *common) == 0
-    assert output.stat().st_size > 0 and "wrote 5 frame(s) of 64x32" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert output.stat().st_size > 0 and "wrote 5 frame(s) of 64x32" in out
+    # One progress bar over the latent frames (sampled and decoded as they come), not over the steps.
+    assert "2/2 [" in err and "latent frame" in err and "first frame decoded after" in out + err
+
+
+def test_streamed_frames_are_the_pipeline_frames():
+    """The command streams (decodes each latent frame as soon as it is sampled): the frames are `pipe(...)`'s."""
+    pipe = build_tiny_pipeline()
+    kwargs = {"height": 32, "width": 64, "num_frames": 9, "fps": 4, "num_inference_steps": 2, "output_type": "pil"}
+    streamed = stream_with_progress(pipe, "a red cat", 3, generator=torch.Generator().manual_seed(1), **kwargs)
+    expected = pipe("a red cat", generator=torch.Generator().manual_seed(1), **kwargs).frames[0]
+    assert len(streamed) == len(expected) == 9
+    assert max(np.abs(np.asarray(a, int) - np.asarray(b, int)).max() for a, b in zip(streamed, expected)) <= 1
 
 
 def test_text_to_image(model_dir, tmp_path):

@@ -70,6 +70,25 @@ def load_frames(args: argparse.Namespace, fps: int):
     return bucket_crop(frames, target_size=DEFAULT_BUCKET_TARGET_SIZE, size=size)
 
 
+def stream_with_progress(pipe, prompt: str, latent_frames: int, **kwargs) -> list:
+    """The PIL frames of `pipe.stream(prompt, **kwargs)`, with a progress bar per latent frame (sampled and decoded)
+    and the time to the first decoded frame."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    pipe.set_progress_bar_config(disable=True)  # the bar below counts latent frames instead of steps
+    frames: list = []
+    start = time.perf_counter()
+    with tqdm(total=latent_frames, unit="latent frame", desc="generating") as bar:
+        for chunk in pipe.stream(prompt, **kwargs):
+            if not frames:
+                bar.write(f"first frame decoded after {time.perf_counter() - start:.1f} s")
+            frames.extend(chunk.frames[0])
+            bar.update(1 + (len(frames) - 1) // 4 - bar.n)
+    return frames
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import tempfile
@@ -93,29 +112,29 @@ def run(args: argparse.Namespace) -> int:
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.startswith("cuda") else "float32"))
     model = args.model if args.model is not None else model_path()
     pipe = LumosPipeline.from_pretrained(model, dtype=dtype, trust_remote_code=args.trust_remote_code)
-    if not device.startswith("cuda"):
+    if not device.startswith("cuda") and pipe.video_tokenizer.dtype != torch.float32:
         pipe.video_tokenizer.to(torch.float32)  # torch's CPU 3D pooling has no bf16 / fp16 kernels
     pipe.to(device)
     defaults = pipe.generation_defaults
     num_frames = 1 if is_image_file else args.frames
     fps = args.fps if args.fps is not None else defaults["fps"]
     frames = load_frames(args, fps) if args.image or args.video else None
-    result = pipe(
-        args.prompt,
-        negative_prompt=args.negative_prompt,
-        image=frames[0] if args.image else None,
-        video=frames if args.video else None,
-        height=args.height,
-        width=args.width,
-        num_frames=num_frames,
-        fps=fps,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
-        history_mask_ratio=args.history_mask_ratio,
-        history_mask=args.history_mask,
-        generator=torch.Generator().manual_seed(args.seed),
-        output_type="pil",
-    ).frames[0]
+    kwargs = {
+        "negative_prompt": args.negative_prompt,
+        "image": frames[0] if args.image else None,
+        "video": frames if args.video else None,
+        "height": args.height,
+        "width": args.width,
+        "num_frames": num_frames,
+        "fps": fps,
+        "num_inference_steps": args.steps,
+        "guidance_scale": args.guidance,
+        "history_mask_ratio": args.history_mask_ratio,
+        "history_mask": args.history_mask,
+        "generator": torch.Generator().manual_seed(args.seed),
+        "output_type": "pil",
+    }
+    result = stream_with_progress(pipe, args.prompt, 1 + ((num_frames or defaults["num_frames"]) - 1) // 4, **kwargs)
     output.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target, then renamed: an interrupted run never leaves a truncated file.
     handle, staging = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=output.suffix, dir=output.parent)
