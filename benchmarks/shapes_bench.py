@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=18)
     parser.add_argument("--steps", type=int, default=None, help="AR-DF steps per frame (default: the model's)")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+    parser.add_argument("--history_mask_ratio", type=float, default=None, help="(default: the model's, else 0.7)")
+    parser.add_argument("--history_mask", default=None, choices=("periodic", "random"), help="(default: periodic)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--strip", type=Path, default=None, help="write a PNG strip of generated frames")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
@@ -99,6 +101,9 @@ def main() -> None:
     pipe = LumosPipeline.from_pretrained(args.model or demo.model_path())
     pipe.set_progress_bar_config(disable=True)
     options = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
+    for name in ("history_mask_ratio", "history_mask"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     train = shapes.combinations("train")
     seen = [train[i * len(train) // args.seen] for i in range(args.seen)] if args.seen else []
     held_out = [c for c in shapes.combinations("held_out") for _ in range(args.seeds)]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 
@@ -103,3 +104,15 @@ def test_transformers_pipeline_without_a_model_uses_the_demo_model():
     t2v = pipeline("text-to-video")
     out = t2v(PROMPT, seed=0)
     assert len(out["frames"]) == 17 and out["frames"][0].size == (64, 64) and out["fps"] == 8
+
+
+def test_image_to_video_task_keeps_the_demo_size():
+    """`pipeline("image-to-video")` with no model and no size: the image is cropped to the model's own 64x64, not to
+    the official 256p bucket."""
+    from transformers import pipeline
+
+    from lumos_hf.data.shapes import generate_examples
+
+    first = PIL.Image.fromarray(next(generate_examples(0, "all", 1))["frames"][0]).resize((96, 96))
+    out = pipeline("image-to-video")(first, prompt=PROMPT, seed=0, num_inference_steps=2)
+    assert len(out["frames"]) == 17 and out["frames"][0].size == (64, 64)

@@ -154,7 +154,8 @@ class LumosTextToImagePipeline(LumosTextToVideoPipeline):
 class LumosImageToVideoPipeline(LumosTextToVideoPipeline):
     """`pipeline("image-to-video", model=path)`: `pipe(image, prompt="...")` or `pipe({"image": ..., "prompt": ...})`
     to `{"frames": [PIL images], "fps": int}`; the first frame is the image, resized and centre-cropped to
-    `height` x `width` (default: the official 256p bucket closest to its aspect ratio). The image is a PIL image, a
+    `height` x `width` (default: the pipeline's `generation_config` size, else the official 256p bucket closest to its
+    aspect ratio). The image is a PIL image, a
     path or a URL."""
 
     def _sanitize_parameters(self, prompt: str | None = None, **kwargs: Any):
@@ -177,6 +178,9 @@ class LumosImageToVideoPipeline(LumosTextToVideoPipeline):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
         image = load_image(inputs)
         size = (width, height) if height and width else None
+        saved = self.model.config.get("generation_config") or {}
+        if size is None and "height" in saved and "width" in saved:  # the model's own size, e.g. the demo's 64x64
+            size = (saved["width"], saved["height"])
         return {"prompt": prompt, "image": bucket_crop(image, target_size=DEFAULT_BUCKET_TARGET_SIZE, size=size)[0]}
 
 
