@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "convert_text_tokenizer",
     "pretokenize",
     "generate",
+    "demo",
 ]
 
 
