@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from utils import build_tiny_pipeline
@@ -26,7 +26,8 @@ VALID = {
     "guidance_scale": 3.0, "history_mask_ratio": 0.7, "history_mask": "periodic", "num_videos_per_prompt": 1,
     "generator": None, "output_type": "latent", "callback_on_step_end_tensor_inputs": ["latents"],
 }  # fmt: skip
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI runs the same examples every time (a failure found once is kept below as an @example).
+PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 ANYTHING = st.one_of(
     st.none(),
@@ -188,6 +189,7 @@ FRAME_SHAPES = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6)
         hnp.arrays(dtype=np.float32, shape=FRAME_SHAPES, elements=st.floats(0, 1, width=32)),
     )
 )
+@example(frames=np.full((1, 1, 1, 3), 0.9, dtype=np.float32))  # float32 arithmetic rounded 229.49999 up to 230
 def test_image_conversion_is_faithful(frames):
     """uint8 stays, uint16 is scaled by 255/65535, float in [0, 1] by 255 (rounded); any other float is refused."""
     if np.issubdtype(frames.dtype, np.floating) and not (

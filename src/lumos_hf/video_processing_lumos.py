@@ -91,7 +91,7 @@ def as_uint8_frames(frames: Any) -> np.ndarray:
                 "float `frames` arrays must hold pixels in [0, 1] (float tensors [3, (T,) H, W] in [-1, 1] go to "
                 f"`encode` directly), got values in [{np.nanmin(frames):.4g}, {np.nanmax(frames):.4g}]"
             )
-        frames = np.round(frames * 255.0).astype(np.uint8)
+        frames = np.round(frames.astype(np.float64) * 255.0).astype(np.uint8)  # float64: 0.9 -> 229, not 230
     elif frames.dtype != np.uint8:
         raise TypeError(
             f"`frames` arrays must be uint8 (0-255), uint16 (0-65535) or float in [0, 1], got {frames.dtype}."
