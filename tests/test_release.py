@@ -97,6 +97,9 @@ def test_resolution_from_the_checkpoint_name(release):
         default_generation_config(release["lumos"])["width"],
     ) == (384, 672)
     assert default_generation_config(release["lumos"].parent)["height"] == 256  # "1B": no bucket in the name
+    for name, size in (("v2-stage2-joint-384p-sft", (384, 672)), ("stage-2-joint", (256, 448)), ("x480p", (256, 448))):
+        defaults = default_generation_config(Path("/releases") / name)
+        assert (defaults["height"], defaults["width"]) == size, name
 
 
 def test_model_card(converted):

@@ -25,7 +25,7 @@ from .scheduling_ardf import ARDFScheduler
 from .text_tokenizer import convert_text_tokenizer
 from .video_tokenizer.conversion import convert_cosmos_tokenizer
 
-# The official buckets (width x height) by the resolution a checkpoint folder's name ends with.
+# The official buckets (width x height) by the resolution a checkpoint folder's name gives.
 RESOLUTION_BUCKETS = {"256p": (448, 256), "384p": (672, 384), "480p": (768, 480)}
 COSMOS_FILES = (("encoder", "decoder"), ("autoencoder",))
 COSMOS_SUFFIXES = (".jit", ".safetensors")
@@ -54,9 +54,9 @@ def find_cosmos_weights(cosmos_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def default_generation_config(lumos_dir: str | os.PathLike) -> dict[str, Any]:
-    """The official sampling defaults, at the resolution bucket the checkpoint folder's name ends with (256p when it
-    names none): e.g. `stage-2-joint-384p` -> 384 x 672."""
-    match = re.search(r"(\d+p)$", Path(lumos_dir).resolve().name)
+    """The official sampling defaults, at the resolution bucket the checkpoint folder's name gives (256p when it names
+    none): e.g. `stage-2-joint-384p` and `v2-stage2-joint-384p-sft` -> 384 x 672."""
+    match = re.search(r"(?:^|-)(\d+p)(?:-|$)", Path(lumos_dir).resolve().name)
     width, height = RESOLUTION_BUCKETS.get(match[1] if match else "", RESOLUTION_BUCKETS["256p"])
     return {**GENERATION_DEFAULTS, "height": height, "width": width}
 
