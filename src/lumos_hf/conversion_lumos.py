@@ -150,7 +150,7 @@ def map_official_state_dict(
 
 def convert_lumos_checkpoint(
     input_dir: str | Path,
-    output_dir: str | Path,
+    output_dir: str | Path | None,
     dtype: torch.dtype | None = None,
     remote_code: bool = True,
     max_shard_size: str = "5GB",
@@ -159,7 +159,7 @@ def convert_lumos_checkpoint(
 
     Args:
         input_dir: folder with the official `config.json` and weights.
-        output_dir: where `save_pretrained` writes the converted model (safetensors).
+        output_dir: where `save_pretrained` writes the converted model (safetensors); None: not saved.
         dtype: cast the weights (default: keep the checkpoint's dtype).
         remote_code: also write the modeling code and `auto_map`, so that the folder loads with
             `AutoModelForMaskedLM.from_pretrained(dir, trust_remote_code=True)` (and the base model with `AutoModel`)
@@ -187,5 +187,6 @@ def convert_lumos_checkpoint(
         model.config.auto_map = {"AutoModel": f"{LumosModel.__module__.rsplit('.', 1)[-1]}.{LumosModel.__name__}"}
         model.register_for_auto_class("AutoModelForMaskedLM")
         model.config.register_for_auto_class()
-    model.save_pretrained(output_dir, max_shard_size=max_shard_size)
+    if output_dir is not None:
+        model.save_pretrained(output_dir, max_shard_size=max_shard_size)
     return model

@@ -66,12 +66,11 @@ def lumos_model_card(
         else f'LumosPipeline.from_pretrained("{repo_id}")'
     )
     imports = "from diffusers import DiffusionPipeline" if remote_code else "from lumos_hf import LumosPipeline"
-    fps = generation_defaults.get("fps") or 12
     usage_code = (
         f"{imports}\nfrom diffusers.utils import export_to_video\n\n"
         f"pipe = {loader}\n"
         'video = pipe("a red panda eating bamboo in the snow").frames[0]  # [frames, H, W, 3] in [0, 1]\n'
-        f'export_to_video(video, "lumos.mp4", fps={fps})'
+        f'export_to_video(video, "lumos.mp4", fps={generation_defaults["fps"]})'
     )
     remote = ", trust_remote_code=True" if remote_code else ""
     pipeline_code = (

@@ -100,7 +100,7 @@ def convert_release(
     processor = LumosProcessor(convert_text_tokenizer(text_tokenizer))  # cheap checks before the heavy conversions
 
     output_dir = Path(output_dir)
-    transformer = convert_lumos_checkpoint(lumos_dir, output_dir / "transformer", dtype=dtype, remote_code=False)
+    transformer = convert_lumos_checkpoint(lumos_dir, None, dtype=dtype, remote_code=False)  # saved with the pipeline
     video_tokenizer = convert_cosmos_tokenizer(
         **cosmos_weights,
         config=cosmos_config if cosmos_config.is_file() else None,

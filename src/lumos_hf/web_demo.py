@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .pipeline_lumos import LumosPipeline
+from .sequence_format import num_latent_frames
 
 EXAMPLE_PROMPT = "a red circle moves right on a black background"
 
@@ -59,7 +60,7 @@ def generate_video(
         return None, "Seed, steps, height and width must be whole numbers, guidance a number."
     defaults = pipe.generation_defaults
     num_frames = defaults["num_frames"]
-    latent_frames = 1 + (num_frames - 1) // 4
+    latent_frames = num_latent_frames(num_frames)
     kwargs = {
         "negative_prompt": negative_prompt.strip() or None if isinstance(negative_prompt, str) else None,
         "image": None,
@@ -80,7 +81,7 @@ def generate_video(
         for chunk in pipe.stream(prompt, **kwargs):
             frames.extend(chunk.frames[0])
             if progress is not None:
-                done = 1 + (len(frames) - 1) // 4
+                done = num_latent_frames(len(frames))
                 progress(done / latent_frames, desc=f"latent frame {done}/{latent_frames}")
     except (TypeError, ValueError) as error:  # the pipeline's argument checks: say what is wrong
         return None, f"Cannot generate: {error}"

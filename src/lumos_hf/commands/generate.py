@@ -77,6 +77,8 @@ def stream_with_progress(pipe, prompt: str, latent_frames: int, **kwargs) -> lis
 
     from tqdm.auto import tqdm
 
+    from ..sequence_format import num_latent_frames
+
     pipe.set_progress_bar_config(disable=True)  # the bar below counts latent frames instead of steps
     frames: list = []
     start = time.perf_counter()
@@ -85,7 +87,7 @@ def stream_with_progress(pipe, prompt: str, latent_frames: int, **kwargs) -> lis
             if not frames:
                 bar.write(f"first frame decoded after {time.perf_counter() - start:.1f} s")
             frames.extend(chunk.frames[0])
-            bar.update(1 + (len(frames) - 1) // 4 - bar.n)
+            bar.update(num_latent_frames(len(frames)) - bar.n)
     return frames
 
 
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..demo import model_path
     from ..pipeline_lumos import LumosPipeline
+    from ..sequence_format import num_latent_frames
 
     output = Path(args.output)
     is_image_file = output.suffix.lower() in IMAGE_SUFFIXES
@@ -134,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         "generator": torch.Generator().manual_seed(args.seed),
         "output_type": "pil",
     }
-    result = stream_with_progress(pipe, args.prompt, 1 + ((num_frames or defaults["num_frames"]) - 1) // 4, **kwargs)
+    latent_frames = num_latent_frames(num_frames or defaults["num_frames"])
+    result = stream_with_progress(pipe, args.prompt, latent_frames, **kwargs)
     output.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target, then renamed: an interrupted run never leaves a truncated file.
     handle, staging = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=output.suffix, dir=output.parent)
