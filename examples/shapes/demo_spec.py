@@ -73,5 +73,6 @@ def build_processor() -> LumosProcessor:
     return LumosProcessor(tokenizer=tokenizer, **LAYOUT.to_dict())
 
 
-def build_config() -> LumosConfig:
-    return LumosConfig(**MODEL_CONFIG, **LAYOUT.to_dict())
+def build_config(**overrides) -> LumosConfig:
+    """The demo model's config; `overrides` change any field (the ablation variants)."""
+    return LumosConfig(**{**MODEL_CONFIG, **LAYOUT.to_dict(), **overrides})

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from demo_spec import build_processor
 
-from lumos_hf import CosmosDiscreteVideoTokenizer
+from lumos_hf import CosmosDiscreteVideoTokenizer, LumosProcessor
 from lumos_hf.data.shapes import FPS, generate_examples
 from lumos_hf.video_processing_lumos import frames_to_tensor
 
@@ -45,23 +45,7 @@ def main() -> None:
     processor = build_processor()
     processor.save_pretrained(args.run_dir / "processor")
     tokenizer = CosmosDiscreteVideoTokenizer.from_pretrained(args.run_dir / "tokenizer" / "final").eval()
-
-    rows: dict[str, list] = {"input_ids": [], "kind": [], "caption": []}
-    examples = generate_examples(args.seed, "train", args.num_clips)
-    for start in range(0, args.num_clips, args.batch_size):
-        batch = [next(examples) for _ in range(min(args.batch_size, args.num_clips - start))]
-        with torch.no_grad():
-            latents = tokenizer.encode(frames_to_tensor(np.stack([example["frames"] for example in batch])))
-        for offset, (example, grid) in enumerate(zip(batch, latents)):
-            samples = [("video", grid)]
-            if (start + offset) % args.image_every == 0:
-                samples.append(("image", grid[:1]))  # the causal tokenizer's first latent frame is frame 0 alone
-            for kind, frames in samples:
-                sequence = processor.build_training_sequence(example["caption"], frames, fps=FPS)
-                rows["input_ids"].append(sequence["input_ids"].tolist())
-                rows["kind"].append(kind)
-                rows["caption"].append(example["caption"])
-        print(f"{start + len(batch)}/{args.num_clips} clips", flush=True)
+    rows = tokenize_clips(tokenizer, processor, args.seed, args.num_clips, args.image_every, args.batch_size)
 
     staging = args.run_dir / "dataset.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -69,6 +53,36 @@ def main() -> None:
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     print(f"saved {len(rows['input_ids'])} samples to {target}")
+
+
+def tokenize_clips(
+    tokenizer: CosmosDiscreteVideoTokenizer,
+    processor: LumosProcessor,
+    seed: int,
+    num_clips: int,
+    image_every: int | None = 5,
+    batch_size: int = 32,
+    split: str = "train",
+) -> dict[str, list]:
+    """AR-DF training rows (`input_ids`, `kind`, `caption`) of `num_clips` clips of stream `seed`: one video sample
+    per clip and, for every `image_every`-th clip (None: none), one image sample of its first frame."""
+    rows: dict[str, list] = {"input_ids": [], "kind": [], "caption": []}
+    examples = generate_examples(seed, split, num_clips)
+    for start in range(0, num_clips, batch_size):
+        batch = [next(examples) for _ in range(min(batch_size, num_clips - start))]
+        with torch.no_grad():
+            latents = tokenizer.encode(frames_to_tensor(np.stack([example["frames"] for example in batch])))
+        for offset, (example, grid) in enumerate(zip(batch, latents)):
+            samples = [("video", grid)]
+            if image_every and (start + offset) % image_every == 0:
+                samples.append(("image", grid[:1]))  # the causal tokenizer's first latent frame is frame 0 alone
+            for kind, frames in samples:
+                sequence = processor.build_training_sequence(example["caption"], frames, fps=FPS)
+                rows["input_ids"].append(sequence["input_ids"].tolist())
+                rows["kind"].append(kind)
+                rows["caption"].append(example["caption"])
+        print(f"{start + len(batch)}/{num_clips} clips", flush=True)
+    return rows
 
 
 if __name__ == "__main__":
