@@ -170,10 +170,10 @@ def unit_infer(args: argparse.Namespace, setting: str) -> dict[str, Any]:
     """The shapes benchmark of `--inference_model` under one inference setting."""
     pipe = LumosPipeline.from_pretrained(args.inference_model or demo.model_path())
     options = {**BASE_SETTING, **SETTINGS[setting]}
-    pipe.scheduler = ARDFScheduler.from_config(
-        pipe.scheduler.config, gumbel_temperature_schedule=options.pop("gumbel_temperature_schedule")
-    )
-    return {"setting": setting, "options": {**BASE_SETTING, **SETTINGS[setting]}, **benchmark(args, pipe, options)}
+    schedule = options.pop("gumbel_temperature_schedule")  # a scheduler option, not a pipeline argument
+    pipe.scheduler = ARDFScheduler.from_config(pipe.scheduler.config, gumbel_temperature_schedule=schedule)
+    return {"setting": setting, "options": {**options, "gumbel_temperature_schedule": schedule},
+            **benchmark(args, pipe, options)}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------------- metrics
@@ -186,7 +186,7 @@ def frame_losses(model: LumosForVideoGeneration, sequences: list[list[int]], mas
     both modes see the same ratios)."""
     layout = model.config.token_layout
     generator = torch.Generator().manual_seed(0)
-    totals: dict[int, list[float]] = {}
+    sums, counts = torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
     for ids in sequences:
         input_ids = torch.tensor(ids)
         positions = frame_content_positions(input_ids, layout)  # [F, N]
@@ -199,13 +199,17 @@ def frame_losses(model: LumosForVideoGeneration, sequences: list[list[int]], mas
             nll = torch.nn.functional.cross_entropy(
                 logits, labels[scored] - layout.video_token_offset, reduction="none"
             )
-            for frame, value in zip(frame_of[scored].tolist(), nll.tolist()):
-                totals.setdefault(frame, [0.0, 0])
-                totals[frame][0] += value
-                totals[frame][1] += 1
-    per_frame = [totals[f][0] / totals[f][1] for f in sorted(totals)]
-    overall = sum(t[0] for t in totals.values()) / sum(t[1] for t in totals.values())
+            frames = frame_of[scored]
+            size = max(len(sums), positions.shape[0])
+            sums = _pad(sums, size) + torch.bincount(frames, weights=nll.double(), minlength=size)
+            counts = _pad(counts, size) + torch.bincount(frames, minlength=size).double()
+    per_frame = (sums / counts).tolist()
+    overall = float(sums.sum() / counts.sum())
     return {"per_frame": per_frame, "overall": overall}
+
+
+def _pad(values: torch.Tensor, size: int) -> torch.Tensor:
+    return torch.nn.functional.pad(values, (0, size - len(values)))
 
 
 def benchmark(args: argparse.Namespace, pipe: LumosPipeline, options: dict[str, Any]) -> dict[str, Any]:
