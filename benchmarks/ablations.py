@@ -244,14 +244,47 @@ def result_path(work_dir: Path, unit: str) -> Path:
     return work_dir / "results" / (unit.replace(":", "-") + ".json")
 
 
+# The options each kind of unit depends on: a result measured with other values is stale.
+UNIT_OPTIONS = {
+    "train": ("max_steps", "num_clips"),
+    "eval": ("max_steps", "num_clips", "val_clips", "bench_seen", "bench_held_out", "bench_seeds"),
+    "infer": ("bench_seen", "bench_held_out", "bench_seeds", "inference_model"),
+}
+
+
+def unit_settings(args: argparse.Namespace, unit: str) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in UNIT_OPTIONS[unit.split(":")[0]]}
+
+
 def run_unit(args: argparse.Namespace, unit: str) -> None:
-    """Run one unit in this process and write its result file (atomically)."""
+    """Run one unit in this process and write its result file (atomically), with the options it ran under."""
     kind, *rest = unit.split(":")
     functions: dict[str, Callable[..., dict[str, Any]]] = {"train": unit_train, "eval": unit_eval, "infer": unit_infer}
     if kind not in functions:
         raise SystemExit(f"unknown unit {unit!r}")
     parameters = [rest[0], int(rest[1])] if kind in ("train", "eval") else rest
-    write_json(result_path(args.work_dir, unit), functions[kind](args, *parameters))
+    result = functions[kind](args, *parameters)
+    write_json(result_path(args.work_dir, unit), {**result, "settings": unit_settings(args, unit)})
+
+
+def pending_units(args: argparse.Namespace, units: list[str]) -> list[str]:
+    """The units without a result, and those whose result was measured under other options when `--rerun_stale`
+    (without it, stale results stop the run before any work)."""
+    todo, stale = [], []
+    for unit in units:
+        path = result_path(args.work_dir, unit)
+        if not path.exists():
+            todo.append(unit)
+        elif json.loads(path.read_text()).get("settings") != unit_settings(args, unit):
+            stale.append(unit)
+    if stale and not args.rerun_stale:
+        saved = {unit: json.loads(result_path(args.work_dir, unit).read_text()).get("settings") for unit in stale}
+        raise SystemExit(
+            "results measured under other options (pass --rerun_stale to measure them again, or use another "
+            f"--work_dir): {json.dumps(saved)}; requested: "
+            + json.dumps({unit: unit_settings(args, unit) for unit in stale})
+        )
+    return todo + stale
 
 
 def run_all(args: argparse.Namespace) -> None:
@@ -259,7 +292,7 @@ def run_all(args: argparse.Namespace) -> None:
     units = [f"train:{v}:{s}" for s in args.seeds for v in args.variants] if "train" in args.only else []
     units += [f"infer:{name}" for name in args.settings] if "infer" in args.only else []
     evals = [f"eval:{v}:{s}" for s in args.seeds for v in args.variants] if "eval" in args.only else []
-    todo = [unit for unit in units + evals if not result_path(args.work_dir, unit).exists()]
+    todo = pending_units(args, units + evals)
     if not todo:
         return
     print(f"{len(todo)} units to run: {', '.join(todo)}", flush=True)
@@ -302,7 +335,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         kind, name = path.stem.split("-", 1)
         results[kind][name] = json.loads(path.read_text())
     write_json(args.work_dir / "results.json", results)
-    lines = variant_table(results) + [""] + setting_table(results)
+    lines = variant_table(results) + [""] + variant_summary_table(results) + [""] + setting_table(results)
     (args.work_dir / "ablations.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(results, args.plots_dir or args.work_dir / "plots")
@@ -321,6 +354,29 @@ def variant_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def by_variant(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The evaluation results grouped by variant (one per training seed), in `VARIANTS` order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(results["eval"].values(), key=lambda row: (list(VARIANTS).index(row["variant"]), row["seed"])):
+        groups.setdefault(row["variant"], []).append(row)
+    return groups
+
+
+def variant_summary_table(results: dict[str, Any]) -> list[str]:
+    """Mean ± std over training seeds of each variant's validation losses and held-out accuracies."""
+
+    def cell(values: list[float], digits: int) -> str:
+        return f"{np.mean(values):.{digits}f}" + (f" ± {np.std(values):.{digits}f}" if len(values) > 1 else "")
+
+    lines = ["| variant | seeds | val loss (tube) | val loss (random) | " + " | ".join(f"held-out {m}" for m in METRICS)
+             + " |", "|---|---|---|---|" + "---|" * len(METRICS)]  # fmt: skip
+    for variant, rows in by_variant(results).items():
+        losses = [cell([row["val_loss"][mode]["overall"] for row in rows], 3) for mode in ("tube", "random")]
+        accuracies = [cell([row["held_out"][m] for row in rows], 1) for m in METRICS]
+        lines.append(f"| {variant} | {len(rows)} | " + " | ".join(losses + accuracies) + " |")
+    return lines
+
+
 def setting_table(results: dict[str, Any]) -> list[str]:
     lines = ["| setting | set | " + " | ".join(METRICS) + " | s / video |", "|---|---|" + "---|" * (len(METRICS) + 1)]
     for name in (s for s in SETTINGS if s in results["infer"]):
@@ -335,8 +391,8 @@ def setting_table(results: dict[str, Any]) -> list[str]:
 
 
 def plot(results: dict[str, Any], plots_dir: Path) -> None:
-    """`frame_loss.png` (validation loss by latent frame, per variant and mask) and `inference.png` (held-out
-    accuracy against each inference knob)."""
+    """`frame_loss.png` (validation loss by latent frame, per variant and mask, mean over training seeds) and
+    `inference.png` (held-out accuracy against each inference knob)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -346,9 +402,10 @@ def plot(results: dict[str, Any], plots_dir: Path) -> None:
     if results["eval"]:
         figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
         for axis, mode in zip(axes, ("tube", "random")):
-            for name, row in results["eval"].items():
-                per_frame = row["val_loss"][mode]["per_frame"]
-                axis.plot(range(len(per_frame)), per_frame, marker="o", label=name)
+            for variant, rows in by_variant(results).items():
+                per_frame = np.mean([row["val_loss"][mode]["per_frame"] for row in rows], axis=0)
+                label = f"{variant} ({len(rows)} seed{'s' if len(rows) > 1 else ''})"
+                axis.plot(range(len(per_frame)), per_frame, marker="o", label=label)
             axis.set(title=f"validation loss, {mode} masks", xlabel="latent frame", ylabel="cross-entropy")
             axis.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
@@ -410,6 +467,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=18, help="videos per pipeline call")
     parser.add_argument("--inference_model", default=None, help="pipeline of the inference settings (default: demo)")
     parser.add_argument("--plots_dir", type=Path, default=None)
+    parser.add_argument(
+        "--rerun_stale", action="store_true", help="measure again the results obtained under other options"
+    )
     parser.add_argument("--unit", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.only = args.only.split(",")

@@ -70,12 +70,24 @@ def test_micro_budget_run_writes_the_report_and_resumes(tmp_path):
     assert set(official["held_out"]["seed_std"]) == {"colour", "shape", "motion", "background", "consistency"}
     for name in ("frame_loss.png", "inference.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results["infer"]["temperature_official"]["settings"] == {
+        "bench_seen": 1, "bench_held_out": 1, "bench_seeds": 2, "inference_model": None
+    }  # fmt: skip
     table = (work / "ablations.md").read_text()
     assert "| random_mask | 0 |" in table and "| temperature_official | held_out |" in table
+    assert "| random_mask | 1 | " in table  # the summary over training seeds (one here)
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "units to run" not in again.stdout  # every unit's result is reused
+
+    # Results measured under other benchmark options are not reused silently.
+    result_file = work / "results" / "infer-temperature_official.json"
+    saved = result_file.read_text()
+    bigger = [arg if not arg.startswith("--bench_seen=") else "--bench_seen=2" for arg in command]
+    stale = subprocess.run(bigger, env=env, capture_output=True, text=True, timeout=300)
+    assert stale.returncode == 1 and "--rerun_stale" in stale.stderr and "infer:temperature_official" in stale.stderr
+    assert result_file.read_text() == saved
 
 
 def test_bad_arguments_are_refused_before_any_work(tmp_path):

@@ -12,6 +12,7 @@ saved to `OUTPUT_DIR/final` (diffusers `save_pretrained` format).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +71,19 @@ def main() -> None:
     parser.add_argument("--eval_clips", type=int, default=64)
     parser.add_argument("--foreground_weight", type=float, default=9.0, help="extra loss weight of shape pixels")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--config_overrides",
+        type=json.loads,
+        default={},
+        help='JSON object of `TOKENIZER_CONFIG` fields to change, e.g. \'{"channels": 48, "levels": [8, 8, 8, 8]}\'',
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
-    model = CosmosDiscreteVideoTokenizer(**TOKENIZER_CONFIG)
+    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_overrides})
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         examples = list(generate_examples(args.seed, "train", args.batch_size, start=step * args.batch_size))
