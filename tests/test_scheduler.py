@@ -210,3 +210,23 @@ def test_logits_at_the_masked_positions_only_give_the_same_step():
         scheduler.step(logits[:, positions[1:]], 1, sample, is_masked, positions=positions[1:])
     with pytest.raises(ValueError, match="one row per position"):
         scheduler.step(logits, 1, sample, is_masked, positions=positions)
+
+
+@pytest.mark.parametrize("config", [{}, {"top_k": 5, "temperature": 0.7}])
+def test_rows_sampled_in_chunks_equal_one_pass(monkeypatch, config):
+    import lumos_hf.scheduling_ardf as scheduling
+
+    scheduler = ARDFScheduler(num_inference_steps=4, **config)
+    logits = make_logits(2).to(torch.bfloat16)
+    sample = torch.randint(0, VOCAB, (2, NUM_TOKENS), generator=torch.Generator().manual_seed(1))
+    is_masked = torch.rand(2, NUM_TOKENS, generator=torch.Generator().manual_seed(2)) < 0.6
+    positions = is_masked.any(0).nonzero().squeeze(-1)
+    outputs = []
+    for chunk_rows in (10**6, 7):  # one chunk of all rows; chunks of 7 rows with a shorter last one
+        monkeypatch.setattr(scheduling, "SAMPLING_CHUNK_ELEMENTS", chunk_rows * VOCAB)
+        generator = torch.Generator().manual_seed(0)
+        outputs.append(
+            scheduler.step(logits[:, positions], 1, sample, is_masked, generator, False, positions=positions)
+        )
+    assert len(positions) * 2 % 7 != 0
+    assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])

@@ -20,6 +20,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 
+SAMPLING_CHUNK_ELEMENTS = 1 << 22  # logits per chunk of rows in `ARDFScheduler.step` (16 MiB in float32)
 MaskSchedule = Callable[[torch.Tensor], torch.Tensor | float]
 Generators = torch.Generator | list[torch.Generator] | None
 
@@ -302,23 +303,23 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         self._check_step_index(step_index)
         self._check_inputs(logits, sample, is_masked, generator, positions)
         batch_size, num_tokens = sample.shape
-        vocab_size = logits.shape[-1]
-        logits = logits.float()
-        probs = logits.softmax(dim=-1)  # the confidence is scored on the unfiltered guided softmax
-        draw_logits = logits / self.config.temperature if self.config.temperature != 1.0 else logits
-        if self.config.top_k is not None and self.config.top_k < vocab_size:
-            kth = draw_logits.topk(self.config.top_k, dim=-1).values[..., -1:]
-            draw_logits = draw_logits.masked_fill(draw_logits < kth, float("-inf"))
-        draw_probs = probs if draw_logits is logits else draw_logits.softmax(dim=-1)
-
         uniforms = uniform_per_row(batch_size, (num_tokens,), generator, logits.device)  # drawn for all N positions
         kept = slice(None) if positions is None else positions.to(logits.device)
-        drawn = inverse_cdf_sample(draw_probs, uniforms[:, kept])  # [B, K]
+        # Rows are independent: chunks of rows keep the float32 buffers small enough to be reused from step to step
+        # (one [B K, V] buffer is hundreds of MB at 256p), with the same values as one pass.
+        rows = logits.reshape(-1, logits.shape[-1])  # [B K, V]
+        row_uniforms = uniforms[:, kept].reshape(-1)
+        chunk = max(1, SAMPLING_CHUNK_ELEMENTS // rows.shape[-1])
+        pieces = [
+            self._draw_rows(part, part_uniforms)
+            for part, part_uniforms in zip(rows.split(chunk), row_uniforms.split(chunk))
+        ]
+        drawn = torch.cat([ids for ids, _ in pieces]).view(batch_size, -1)  # [B, K]
+        drawn_confidence = torch.cat([log_probs for _, log_probs in pieces]).view(batch_size, -1)
         drawn = torch.where(is_masked[:, kept], drawn, sample[:, kept].long())
         sampled = sample.long().clone()
         sampled[:, kept] = drawn
         confidence = torch.full((batch_size, num_tokens), float("inf"), device=logits.device)
-        drawn_confidence = torch.log(probs.gather(-1, drawn.unsqueeze(-1)).squeeze(-1).clamp(min=1e-20))
         confidence[:, kept] = drawn_confidence.masked_fill(~is_masked[:, kept], float("inf"))
         noise = gumbel_noise(uniform_per_row(batch_size, (num_tokens,), generator, logits.device))
         confidence = confidence + self.gumbel_temperature_at(step_index) * noise
@@ -332,6 +333,19 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         if not return_dict:
             return sampled, still_masked
         return ARDFSchedulerOutput(prev_sample=sampled, is_masked=still_masked)
+
+    def _draw_rows(self, logits: torch.Tensor, uniforms: torch.Tensor) -> tuple[torch.LongTensor, torch.Tensor]:
+        """`[R, V]` logits and `[R]` uniforms -> the drawn ids `[R]` (temperature and `top_k` applied) and their
+        log-probabilities `[R]` under the unfiltered softmax (the confidence, clamped at 1e-20)."""
+        logits = logits.float()
+        probs = logits.softmax(dim=-1)
+        draw_logits = logits / self.config.temperature if self.config.temperature != 1.0 else logits
+        if self.config.top_k is not None and self.config.top_k < logits.shape[-1]:
+            kth = draw_logits.topk(self.config.top_k, dim=-1).values[..., -1:]
+            draw_logits = draw_logits.masked_fill(draw_logits < kth, float("-inf"))
+        draw_probs = probs if draw_logits is logits else draw_logits.softmax(dim=-1)
+        drawn = inverse_cdf_sample(draw_probs, uniforms)
+        return drawn, torch.log(probs.gather(-1, drawn[:, None]).squeeze(-1).clamp(min=1e-20))
 
     def _check_step_index(self, step_index: int) -> None:
         if isinstance(step_index, bool) or not isinstance(step_index, int):
