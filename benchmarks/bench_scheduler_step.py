@@ -1,8 +1,9 @@
 """The AR-DF scheduler step over the video vocabulary: rows sampled in chunks (the default) vs one pass over all rows,
 side by side in one run, for one frame of 8 steps with the logits of the still-masked positions only (as the pipeline
-calls it). Both give the same tokens (checked here and in `tests/test_scheduler.py`).
+calls it). "One pass" is the same step with a chunk larger than all rows. Both give the same tokens (checked here
+and in `tests/test_scheduler.py`).
 
-    python benchmarks/bench_scheduler_step.py [--threads 1] [--repeats 3]
+    python benchmarks/bench_scheduler_step.py [--threads 1] [--repeats 3] [--steps 8]
 
 Sizes: the official video vocabulary (64,000) at the masked positions of one latent frame of 64x64 (64 positions),
 128x224 (448) and 256x448 (1,792). One pass allocates float32 buffers of `positions x 64,000` (460 MB at 256x448)

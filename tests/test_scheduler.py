@@ -221,6 +221,7 @@ def test_rows_sampled_in_chunks_equal_one_pass(monkeypatch, config):
     sample = torch.randint(0, VOCAB, (2, NUM_TOKENS), generator=torch.Generator().manual_seed(1))
     is_masked = torch.rand(2, NUM_TOKENS, generator=torch.Generator().manual_seed(2)) < 0.6
     positions = is_masked.any(0).nonzero().squeeze(-1)
+    assert len(positions) * 2 % 7 != 0  # the last chunk is shorter
     outputs = []
     for chunk_rows in (10**6, 7):  # one chunk of all rows; chunks of 7 rows with a shorter last one
         monkeypatch.setattr(scheduling, "SAMPLING_CHUNK_ELEMENTS", chunk_rows * VOCAB)
@@ -228,5 +229,15 @@ def test_rows_sampled_in_chunks_equal_one_pass(monkeypatch, config):
         outputs.append(
             scheduler.step(logits[:, positions], 1, sample, is_masked, generator, False, positions=positions)
         )
-    assert len(positions) * 2 % 7 != 0
     assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])
+
+
+def test_step_with_nothing_masked_and_no_positions():
+    scheduler = ARDFScheduler(num_inference_steps=4)
+    sample = torch.randint(0, VOCAB, (2, NUM_TOKENS), generator=torch.Generator().manual_seed(1))
+    is_masked = torch.zeros(2, NUM_TOKENS, dtype=torch.bool)
+    positions = torch.empty(0, dtype=torch.long)
+    prev_sample, still_masked = scheduler.step(
+        make_logits(2)[:, positions], 1, sample, is_masked, None, False, positions
+    )
+    assert torch.equal(prev_sample, sample) and not still_masked.any()

@@ -21,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
     common = [f"--output_dir={tmp_path}", "--batch_size=1", "--eval_every=2", "--eval_clips=2", "--threads=1",
-              '--config_overrides={"channels": 8, "levels": [5, 5]}']  # fmt: skip
+              '--config_json={"channels": 8, "levels": [5, 5]}']  # fmt: skip
     first = run(*common, "--max_steps=2")
     assert first.returncode == 0, first.stderr[-3000:]
     model = CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "final")
@@ -33,9 +33,16 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
     second = run(*common, "--max_steps=3")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed from" in second.stdout and "checkpoint-0000002" in second.stdout
+    assert (tmp_path / "checkpoint-0000003").is_dir()
+    saved = (tmp_path / "checkpoint-0000003" / "diffusion_pytorch_model.safetensors").read_bytes()
 
     # Another architecture than the checkpoint's is refused rather than loaded into a mismatched model.
-    other = run(*common[:-1], '--config_overrides={"channels": 16}', "--max_steps=4")
+    other = run(*common[:-1], '--config_json={"channels": 16}', "--max_steps=4")
     assert other.returncode != 0 and "another model config" in other.stderr
-    bad = run(f"--output_dir={tmp_path / 'bad'}", "--config_overrides=channels=8")
-    assert bad.returncode == 2 and "--config_overrides" in bad.stderr
+    assert (tmp_path / "checkpoint-0000003" / "diffusion_pytorch_model.safetensors").read_bytes() == saved
+    assert not (tmp_path / "checkpoint-0000004").exists()
+    for bad, message in (("channels=8", "not valid JSON"), ("[8]", "a JSON object is needed"),
+                         ('{"chanels": 8}', "unknown fields ['chanels']")):  # fmt: skip
+        refused = run(f"--output_dir={tmp_path / 'bad'}", f"--config_json={bad}")
+        assert refused.returncode == 2 and "--config_json" in refused.stderr and message in refused.stderr
+    assert not (tmp_path / "bad").exists()

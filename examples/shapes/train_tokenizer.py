@@ -3,6 +3,7 @@ Train the shapes demo's video tokenizer: a small `CosmosDiscreteVideoTokenizer` 
 on `lumos_hf.data.shapes` clips, resumable from its latest checkpoint.
 
     python examples/shapes/train_tokenizer.py --output_dir runs/shapes_tokenizer --threads 1
+    python examples/shapes/train_tokenizer.py --output_dir runs/wide --config_json '{"channels": 48, "levels": [8, 8, 8, 8]}'
 
 Every `--eval_every` steps it reports, on held-out clips, the reconstruction PSNR and how often the shapes detector
 reads the same colour, shape, motion and background from the reconstruction as from the original. The final model is
@@ -61,6 +62,17 @@ def make_evaluate(num_clips: int):
     return evaluate
 
 
+def json_object(text: str) -> dict:
+    """`--config_json` values: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object is needed, got {type(value).__name__}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", type=Path, required=True)
@@ -72,18 +84,21 @@ def main() -> None:
     parser.add_argument("--foreground_weight", type=float, default=9.0, help="extra loss weight of shape pixels")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--config_overrides",
-        type=json.loads,
+        "--config_json",
+        type=json_object,
         default={},
         help='JSON object of `TOKENIZER_CONFIG` fields to change, e.g. \'{"channels": 48, "levels": [8, 8, 8, 8]}\'',
     )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    unknown = sorted(set(args.config_json) - set(TOKENIZER_CONFIG))
+    if unknown:
+        parser.error(f"--config_json: unknown fields {unknown}; choose from {sorted(TOKENIZER_CONFIG)}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
-    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_overrides})
+    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json})
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         examples = list(generate_examples(args.seed, "train", args.batch_size, start=step * args.batch_size))

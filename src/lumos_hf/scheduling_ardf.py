@@ -20,7 +20,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 
-SAMPLING_CHUNK_ELEMENTS = 1 << 22  # logits per chunk of rows in `ARDFScheduler.step` (16 MiB in float32)
+SAMPLING_CHUNK_ELEMENTS = 1 << 22  # logits per chunk of rows in `ARDFScheduler.step` on CPU (16 MiB in float32)
 MaskSchedule = Callable[[torch.Tensor], torch.Tensor | float]
 Generators = torch.Generator | list[torch.Generator] | None
 
@@ -305,17 +305,19 @@ class ARDFScheduler(SchedulerMixin, ConfigMixin):
         batch_size, num_tokens = sample.shape
         uniforms = uniform_per_row(batch_size, (num_tokens,), generator, logits.device)  # drawn for all N positions
         kept = slice(None) if positions is None else positions.to(logits.device)
-        # Rows are independent: chunks of rows keep the float32 buffers small enough to be reused from step to step
-        # (one [B K, V] buffer is hundreds of MB at 256p), with the same values as one pass.
+        # Rows are independent: on CPU, chunks of rows keep the float32 buffers small enough to be reused from step to
+        # step (one [B K, V] buffer is hundreds of MB at 256p), with the same values as one pass (the CPU kernels work
+        # row by row). Other devices take one pass: their allocators cache, and their scan kernels may depend on
+        # the number of rows.
         rows = logits.reshape(-1, logits.shape[-1])  # [B K, V]
         row_uniforms = uniforms[:, kept].reshape(-1)
-        chunk = max(1, SAMPLING_CHUNK_ELEMENTS // rows.shape[-1])
+        chunk = max(1, SAMPLING_CHUNK_ELEMENTS // rows.shape[-1]) if rows.device.type == "cpu" else max(1, len(rows))
         pieces = [
             self._draw_rows(part, part_uniforms)
             for part, part_uniforms in zip(rows.split(chunk), row_uniforms.split(chunk))
         ]
-        drawn = torch.cat([ids for ids, _ in pieces]).view(batch_size, -1)  # [B, K]
-        drawn_confidence = torch.cat([log_probs for _, log_probs in pieces]).view(batch_size, -1)
+        drawn = torch.cat([ids for ids, _ in pieces]).view(batch_size, logits.shape[1])  # [B, K]
+        drawn_confidence = torch.cat([log_probs for _, log_probs in pieces]).view(batch_size, logits.shape[1])
         drawn = torch.where(is_masked[:, kept], drawn, sample[:, kept].long())
         sampled = sample.long().clone()
         sampled[:, kept] = drawn
