@@ -29,12 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,19 @@ def unit_data(args: argparse.Namespace) -> None:
     from lumos_hf import CosmosDiscreteVideoTokenizer, LumosProcessor
 
     data_dir = args.work_dir / "data"
+    settings = {"num_clips": args.num_clips, "val_clips": args.val_clips}
     if (data_dir / "val.json").exists():
+        saved = read_json(data_dir / "settings.json") if (data_dir / "settings.json").exists() else None
+        if saved != settings:
+            raise SystemExit(f"{data_dir} was built with {saved or 'unrecorded options'}, not {settings}; use another "
+                             "--work_dir (or the options it was built with)")  # fmt: skip
         return
     tokenizer = CosmosDiscreteVideoTokenizer.from_pretrained(demo.model_path() / "video_tokenizer").eval()
     processor = LumosProcessor.from_pretrained(demo.model_path() / "processor")
     rows = tokenize_clips(tokenizer, processor, TRAIN_STREAM, args.num_clips)
     datasets.Dataset.from_dict(rows).save_to_disk(str(data_dir / "train"))
     val = tokenize_clips(tokenizer, processor, VAL_STREAM, args.val_clips, image_every=None)
+    write_json(data_dir / "settings.json", settings)
     write_json(data_dir / "val.json", val)
 
 
@@ -156,6 +163,11 @@ def unit_train(args: argparse.Namespace, variant: str, seed: int) -> dict[str, A
 
 def unit_eval(args: argparse.Namespace, variant: str, seed: int) -> dict[str, Any]:
     """Per-frame validation loss (tube and random masks) and the shapes benchmark of one trained variant."""
+    train_result = result_path(args.work_dir, f"train:{variant}:{seed}")
+    trained = read_json(train_result).get("settings") if train_result.exists() else None
+    if trained != unit_settings(args, f"train:{variant}:{seed}"):
+        raise SystemExit(f"the model of {variant} seed {seed} was trained with {trained or 'unknown options'}, not "
+                         "the requested ones; train it first (--only train, with --rerun_stale)")  # fmt: skip
     model_dir = args.work_dir / "train" / f"{variant}-s{seed}" / "model"
     transformer = LumosForVideoGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
     transformer.config.use_cache = True  # training turned the KV cache off
@@ -244,16 +256,26 @@ def result_path(work_dir: Path, unit: str) -> Path:
     return work_dir / "results" / (unit.replace(":", "-") + ".json")
 
 
-# The options each kind of unit depends on: a result measured with other values is stale.
-UNIT_OPTIONS = {
-    "train": ("max_steps", "num_clips"),
-    "eval": ("max_steps", "num_clips", "val_clips", "bench_seen", "bench_held_out", "bench_seeds"),
-    "infer": ("bench_seen", "bench_held_out", "bench_seeds", "inference_model"),
-}
+BENCH_OPTIONS = ("bench_seen", "bench_held_out", "bench_seeds")
+
+
+def variant_settings(name: str) -> dict[str, Any]:
+    return {key: value for key, value in asdict(VARIANTS[name]).items() if key != "description"}
 
 
 def unit_settings(args: argparse.Namespace, unit: str) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in UNIT_OPTIONS[unit.split(":")[0]]}
+    """What a unit's result depends on (the options and the definitions in this file), as JSON values: a result
+    measured under other settings is stale."""
+    kind, name, *seed = unit.split(":")
+    if kind == "infer":
+        settings = {**{k: getattr(args, k) for k in BENCH_OPTIONS}, "inference_model": args.inference_model,
+                    "options": {**BASE_SETTING, **SETTINGS[name]}}  # fmt: skip
+    else:
+        settings = {"max_steps": args.max_steps, "num_clips": args.num_clips, "variant": variant_settings(name)}
+        if kind == "eval":
+            settings |= {"val_clips": args.val_clips, **{k: getattr(args, k) for k in BENCH_OPTIONS},
+                         "generation": GENERATION_DEFAULTS}  # fmt: skip
+    return json.loads(json.dumps(settings))
 
 
 def run_unit(args: argparse.Namespace, unit: str) -> None:
@@ -268,23 +290,22 @@ def run_unit(args: argparse.Namespace, unit: str) -> None:
 
 
 def pending_units(args: argparse.Namespace, units: list[str]) -> list[str]:
-    """The units without a result, and those whose result was measured under other options when `--rerun_stale`
-    (without it, stale results stop the run before any work)."""
-    todo, stale = [], []
+    """The units, in order, without a result or (with `--rerun_stale`) with a result measured under other settings;
+    stale results without `--rerun_stale` stop the run before any unit runs. A stale training unit restarts from
+    scratch: its old checkpoints are removed."""
+    stale = {}
     for unit in units:
         path = result_path(args.work_dir, unit)
-        if not path.exists():
-            todo.append(unit)
-        elif json.loads(path.read_text()).get("settings") != unit_settings(args, unit):
-            stale.append(unit)
+        if path.exists() and (saved := read_json(path).get("settings")) != unit_settings(args, unit):
+            stale[unit] = saved or "none recorded"
     if stale and not args.rerun_stale:
-        saved = {unit: json.loads(result_path(args.work_dir, unit).read_text()).get("settings") for unit in stale}
-        raise SystemExit(
-            "results measured under other options (pass --rerun_stale to measure them again, or use another "
-            f"--work_dir): {json.dumps(saved)}; requested: "
-            + json.dumps({unit: unit_settings(args, unit) for unit in stale})
-        )
-    return todo + stale
+        requested = {unit: unit_settings(args, unit) for unit in stale}
+        raise SystemExit("results measured under other settings (pass --rerun_stale to measure them again, or use "
+                         f"another --work_dir): {json.dumps(stale)}; requested: {json.dumps(requested)}")  # fmt: skip
+    for unit in (u for u in stale if u.startswith("train:")):
+        _, variant, seed = unit.split(":")
+        shutil.rmtree(args.work_dir / "train" / f"{variant}-s{seed}" / "model", ignore_errors=True)
+    return [unit for unit in units if unit in stale or not result_path(args.work_dir, unit).exists()]
 
 
 def run_all(args: argparse.Namespace) -> None:
@@ -333,7 +354,13 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"train": {}, "eval": {}, "infer": {}}
     for path in sorted((args.work_dir / "results").glob("*.json")):
         kind, name = path.stem.split("-", 1)
-        results[kind][name] = json.loads(path.read_text())
+        results[kind][name] = read_json(path)
+    for kind, own in (("eval", "variant"), ("infer", "options")):  # rows of one table must share their options
+        shared = {json.dumps({k: v for k, v in row.get("settings", {}).items() if k != own}, sort_keys=True)
+                  for row in results[kind].values()}  # fmt: skip
+        if len(shared) > 1:
+            raise SystemExit(f"the {kind} results in {args.work_dir / 'results'} were measured under different "
+                             f"options and would be compared in one table: {sorted(shared)}")  # fmt: skip
     write_json(args.work_dir / "results.json", results)
     lines = variant_table(results) + [""] + variant_summary_table(results) + [""] + setting_table(results)
     (args.work_dir / "ablations.md").write_text("\n".join(lines) + "\n")
@@ -356,17 +383,19 @@ def variant_table(results: dict[str, Any]) -> list[str]:
 
 def by_variant(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The evaluation results grouped by variant (one per training seed), in `VARIANTS` order."""
+    order = {name: index for index, name in enumerate(VARIANTS)}
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in sorted(results["eval"].values(), key=lambda row: (list(VARIANTS).index(row["variant"]), row["seed"])):
+    for row in sorted(results["eval"].values(), key=lambda row: (order.get(row["variant"], len(order)), row["seed"])):
         groups.setdefault(row["variant"], []).append(row)
     return groups
 
 
 def variant_summary_table(results: dict[str, Any]) -> list[str]:
-    """Mean ± std over training seeds of each variant's validation losses and held-out accuracies."""
+    """Mean (min-max) over training seeds of each variant's validation losses and held-out accuracies."""
 
     def cell(values: list[float], digits: int) -> str:
-        return f"{np.mean(values):.{digits}f}" + (f" ± {np.std(values):.{digits}f}" if len(values) > 1 else "")
+        spread = f" ({min(values):.{digits}f}-{max(values):.{digits}f})" if len(values) > 1 else ""
+        return f"{np.mean(values):.{digits}f}{spread}"
 
     lines = ["| variant | seeds | val loss (tube) | val loss (random) | " + " | ".join(f"held-out {m}" for m in METRICS)
              + " |", "|---|---|---|---|" + "---|" * len(METRICS)]  # fmt: skip
@@ -437,6 +466,10 @@ def varies_only(options: dict[str, Any], key: str, history_mask: str | None) -> 
     fixed = {**BASE_SETTING, **({"history_mask": history_mask} if history_mask else {})}
     return all(options[k] == v for k, v in fixed.items()
                if k != key and not (k == "history_mask" and options["history_mask_ratio"] == 0))  # fmt: skip
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -45,6 +45,7 @@ def test_vanilla_3d_rope_is_contiguous_and_unscaled():
 
 
 def test_micro_budget_run_writes_the_report_and_resumes(tmp_path):
+    ablations = load_ablations()
     work = tmp_path / "ablations"
     command = [
         sys.executable, str(SCRIPT), f"--work_dir={work}", "--variants=random_mask", "--max_steps=2", "--save_steps=1",
@@ -71,11 +72,14 @@ def test_micro_budget_run_writes_the_report_and_resumes(tmp_path):
     for name in ("frame_loss.png", "inference.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["infer"]["temperature_official"]["settings"] == {
-        "bench_seen": 1, "bench_held_out": 1, "bench_seeds": 2, "inference_model": None
+        "bench_seen": 1, "bench_held_out": 1, "bench_seeds": 2, "inference_model": None,
+        "options": {**ablations.BASE_SETTING, "gumbel_temperature_schedule": "official"},
     }  # fmt: skip
+    assert results["eval"]["random_mask-0"]["settings"]["variant"] == {"config": {}, "masking_mode": "random"}
     table = (work / "ablations.md").read_text()
     assert "| random_mask | 0 |" in table and "| temperature_official | held_out |" in table
-    assert "| random_mask | 1 | " in table  # the summary over training seeds (one here)
+    summary = table[table.index("| variant | seeds |") :]  # the summary over training seeds (one here)
+    assert summary.splitlines()[2].startswith("| random_mask | 1 | ")
 
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -88,6 +92,15 @@ def test_micro_budget_run_writes_the_report_and_resumes(tmp_path):
     stale = subprocess.run(bigger, env=env, capture_output=True, text=True, timeout=300)
     assert stale.returncode == 1 and "--rerun_stale" in stale.stderr and "infer:temperature_official" in stale.stderr
     assert result_file.read_text() == saved
+    fewer_clips = [arg if not arg.startswith("--num_clips=") else "--num_clips=3" for arg in command]
+    other_data = subprocess.run(fewer_clips, env=env, capture_output=True, text=True, timeout=300)
+    assert other_data.returncode == 1 and "was built with" in other_data.stderr
+    # An evaluation of a model trained under other options is refused, not recorded under the new ones.
+    longer = [*(arg for arg in command if not arg.startswith("--max_steps=")), "--max_steps=3", "--only=eval",
+              "--rerun_stale"]  # fmt: skip
+    mismatched = subprocess.run(longer, env=env, capture_output=True, text=True, timeout=300)
+    assert mismatched.returncode == 1 and "eval:random_mask:0" in mismatched.stderr
+    assert "was trained with" in (work / "logs" / "eval-random_mask-0.log").read_text()
 
 
 def test_bad_arguments_are_refused_before_any_work(tmp_path):
