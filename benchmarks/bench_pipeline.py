@@ -10,7 +10,8 @@ other (embeddings, norms, masks, cache, Python).
     python benchmarks/bench_pipeline.py --threads 2                  # the three CPU sizes
     python benchmarks/bench_pipeline.py --sizes fixture --threads 2  # one of them
     python benchmarks/bench_pipeline.py --sizes preset --preset lumos-1-1b --layers 0 --height 256 --width 448 \\
-        --num-frames 25 --steps 50 --dtype bfloat16 --device cuda --skip-baseline   # GPU: the full 1B preset
+        --num-frames 25 --steps 50 --dtype bfloat16 --device cuda --skip-baseline --count-flops \\
+        --peak-tflops 790 --attn-implementation sdpa   # GPU: the full 1B preset, s / video, TFLOP/s, peak memory
 
 Sizes: `fixture`, the official tiny fixture model (hidden 64, 2 layers, official vocabulary) converted from
 `../shared/fixtures`, 64x64; `medium`, hidden 256 / 4 layers at 128x224; `preset`, the `lumos-1-1b` preset shape with
@@ -20,6 +21,7 @@ Sizes: `fixture`, the official tiny fixture model (hidden 64, 2 layers, official
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import official_structure_sampler as baseline
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.llama.modeling_llama import LlamaMLP
 
 import lumos_hf.pipeline_lumos as pipeline_module
@@ -126,6 +129,8 @@ def build_pipeline(model: str | dict, args: argparse.Namespace, workdir: Path) -
             config = LumosConfig.from_preset(model, num_hidden_layers=args.layers)
         transformer = LumosForVideoGeneration(config)
     transformer = transformer.to(device=args.device, dtype=getattr(torch, args.dtype)).eval()
+    if args.attn_implementation:
+        transformer.set_attn_implementation(args.attn_implementation)
     processor = LumosProcessor(tokenizer=build_tiny_chameleon_tokenizer())
     pipe = LumosPipeline(transformer=transformer, video_tokenizer=None, processor=processor, scheduler=ARDFScheduler())
     pipe.set_progress_bar_config(disable=True)
@@ -151,7 +156,11 @@ def bench_size(name: str, args: argparse.Namespace, workdir: Path) -> dict:
         )  # fmt: skip
 
     runs = {"pipeline": ours} | ({} if args.skip_baseline else {"official_structure": official})
-    ours()  # warm-up
+    flop_counter = FlopCounterMode(display=False) if args.count_flops else None
+    with flop_counter or contextlib.nullcontext():
+        ours()  # warm-up
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     best: dict[str, tuple[float, dict]] = {}
     for _ in range(args.repeats):  # interleaved rounds, best of each: both see similar machine load
         for run_name, fn in runs.items():
@@ -172,6 +181,14 @@ def bench_size(name: str, args: argparse.Namespace, workdir: Path) -> dict:
         per_frame = {op: ops.get(op, 0.0) / frames for op in OPS}
         per_frame["other"] = total / frames - sum(per_frame.values())
         result[run_name] = {"s_per_latent_frame": total / frames} | {f"{op}_s": v for op, v in per_frame.items()}
+    if flop_counter is not None:  # the pipeline's FLOPs per video (matrix products and attention)
+        result["tflop_per_video"] = flop_counter.get_total_flops() / 1e12
+        result["tflop_per_s"] = result["tflop_per_video"] / best["pipeline"][0]
+        if args.peak_tflops:
+            result["fraction_of_peak"] = result["tflop_per_s"] / args.peak_tflops
+    if args.device.startswith("cuda"):
+        result["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    result["s_per_video"] = best["pipeline"][0]
     if "official_structure" in best:
         result["speedup"] = best["official_structure"][0] / best["pipeline"][0]
     return result
@@ -191,6 +208,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--attn-implementation", default=None, help="e.g. sdpa, flex_attention (default: the model's)")
+    parser.add_argument("--count-flops", action="store_true", help="count the pipeline's FLOPs in the warm-up run")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for `fraction_of_peak`")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

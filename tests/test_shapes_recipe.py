@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from lumos_hf import CosmosDiscreteVideoTokenizer
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "shapes" / "train_tokenizer.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error::DeprecationWarning,error::FutureWarning"}
+
+
+sys.path.insert(0, str(SCRIPT.parent))
+import train_tokenizer  # noqa: E402
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -46,3 +52,18 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
         refused = run(f"--output_dir={tmp_path / 'bad'}", f"--config_json={bad}")
         assert refused.returncode == 2 and "--config_json" in refused.stderr and message in refused.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_prefetched_batches_equal_the_rendered_ones_also_after_a_jump():
+    render = train_tokenizer.partial(train_tokenizer.batch_arrays, 0, 2)
+    prefetched = train_tokenizer.PrefetchedBatches(render, workers=2, ahead=3)
+    for step in (0, 1, 2, 7, 8, 3):  # 7: a resumed run starts elsewhere; 3: earlier steps are rendered again
+        frames, foreground = prefetched(step)
+        expected_frames, expected_foreground = render(step)
+        np.testing.assert_array_equal(frames, expected_frames)
+        np.testing.assert_array_equal(foreground, expected_foreground)
+        assert foreground.shape == frames.shape[:-1] and foreground.any()
+    assert sorted(prefetched.pending) == [4, 5]
+    prefetched.pool.shutdown(cancel_futures=True)
+    refused = run("--output_dir=unused", "--workers=-1")
+    assert refused.returncode == 2 and "--workers must be >= 0" in refused.stderr

@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1, help="clip stream (the tokenizer trained on stream 0)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where clips are encoded"
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     if args.threads is not None:
@@ -44,7 +47,8 @@ def main() -> None:
 
     processor = build_processor()
     processor.save_pretrained(args.run_dir / "processor")
-    tokenizer = CosmosDiscreteVideoTokenizer.from_pretrained(args.run_dir / "tokenizer" / "final").eval()
+    tokenizer = CosmosDiscreteVideoTokenizer.from_pretrained(args.run_dir / "tokenizer" / "final")
+    tokenizer = tokenizer.to(args.device).eval()
     rows = tokenize_clips(tokenizer, processor, args.seed, args.num_clips, args.image_every, args.batch_size)
 
     staging = args.run_dir / "dataset.tmp"
@@ -71,7 +75,8 @@ def tokenize_clips(
     for start in range(0, num_clips, batch_size):
         batch = [next(examples) for _ in range(min(batch_size, num_clips - start))]
         with torch.no_grad():
-            latents = tokenizer.encode(frames_to_tensor(np.stack([example["frames"] for example in batch])))
+            video = frames_to_tensor(np.stack([example["frames"] for example in batch])).to(tokenizer.device)
+            latents = tokenizer.encode(video).cpu()
         for offset, (example, grid) in enumerate(zip(batch, latents)):
             samples = [("video", grid)]
             if image_every and (start + offset) % image_every == 0:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,32 @@ def make_evaluate(num_clips: int):
     return evaluate
 
 
+def batch_arrays(seed: int, batch_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [B, T, H, W, 3] uint8 of training step `step` and their shape-pixel mask [B, T, H, W] (bool)."""
+    examples = list(generate_examples(seed, "train", batch_size, start=step * batch_size))
+    frames = np.stack([example["frames"] for example in examples])
+    background = np.stack([BACKGROUNDS[example["background"]] for example in examples])[:, None, None, None]
+    return frames, (frames != background).any(-1)
+
+
+class PrefetchedBatches:
+    """`step -> batch_arrays(step)`, rendered `ahead` steps in advance by worker processes (the clips depend only on
+    the step, so the batches equal those rendered in the training process)."""
+
+    def __init__(self, render, workers: int, ahead: int) -> None:
+        self.render, self.ahead = render, ahead
+        self.pool = ProcessPoolExecutor(workers)
+        self.pending: dict[int, Future] = {}
+
+    def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        for stale in [s for s in self.pending if not step <= s < step + self.ahead]:
+            self.pending.pop(stale).cancel()
+        for upcoming in range(step, step + self.ahead):
+            if upcoming not in self.pending:
+                self.pending[upcoming] = self.pool.submit(self.render, upcoming)
+        return self.pending.pop(step).result()
+
+
 def json_object(text: str) -> dict:
     """`--config_json` values: a JSON object."""
     try:
@@ -90,25 +118,29 @@ def main() -> None:
         help='JSON object of `TOKENIZER_CONFIG` fields to change, e.g. \'{"channels": 48, "levels": [8, 8, 8, 8]}\'',
     )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--workers", type=int, default=0, help="processes rendering batches ahead (0: none)")
     args = parser.parse_args()
     unknown = sorted(set(args.config_json) - set(TOKENIZER_CONFIG))
     if unknown:
         parser.error(f"--config_json: unknown fields {unknown}; choose from {sorted(TOKENIZER_CONFIG)}")
+    if args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
+    render = partial(batch_arrays, args.seed, args.batch_size)
+    if args.workers:  # started before CUDA is
+        render = PrefetchedBatches(render, args.workers, ahead=4 * args.workers)
     torch.manual_seed(args.seed)
-    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json})
+    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json}).to(args.device)
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        examples = list(generate_examples(args.seed, "train", args.batch_size, start=step * args.batch_size))
-        frames = np.stack([example["frames"] for example in examples])
+        frames, foreground = render(step)
         # The shape covers 3-10 % of a frame: weight its pixels up so that it is not ignored while the plain
         # background is learnt.
-        background = np.stack([BACKGROUNDS[example["background"]] for example in examples])[:, None, None, None]
-        foreground = (frames != background).any(-1)  # [B, T, H, W]
         weights = 1 + args.foreground_weight * torch.from_numpy(foreground).float()[:, None]
-        return frames_to_video(frames), weights
+        return frames_to_video(frames).to(args.device), weights.to(args.device)
 
     config = TokenizerTrainingConfig(
         max_steps=args.max_steps,

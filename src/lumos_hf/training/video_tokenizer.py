@@ -69,7 +69,7 @@ def reconstruction_loss(
     l1, mse = error.abs(), error.square()
     terms = {"l1": l1.mean().item(), "mse": mse.mean().item()}
     if pixel_weights is not None:
-        weights = pixel_weights.float().expand_as(error)
+        weights = pixel_weights.to(error.device, torch.float32).expand_as(error)
         l1, mse = l1 * weights / weights.mean(), mse * weights / weights.mean()
     return l1_weight * l1.mean() + mse_weight * mse.mean(), terms
 
