@@ -56,14 +56,18 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
 
 def test_prefetched_batches_equal_the_rendered_ones_also_after_a_jump():
     render = train_tokenizer.partial(train_tokenizer.batch_arrays, 0, 2)
-    prefetched = train_tokenizer.PrefetchedBatches(render, workers=2, ahead=3)
-    for step in (0, 1, 2, 7, 8, 3):  # 7: a resumed run starts elsewhere; 3: earlier steps are rendered again
-        frames, foreground = prefetched(step)
-        expected_frames, expected_foreground = render(step)
-        np.testing.assert_array_equal(frames, expected_frames)
-        np.testing.assert_array_equal(foreground, expected_foreground)
-        assert foreground.shape == frames.shape[:-1] and foreground.any()
-    assert sorted(prefetched.pending) == [4, 5]
-    prefetched.pool.shutdown(cancel_futures=True)
+    prefetched = train_tokenizer.PrefetchedBatches(render, workers=2, ahead=3, limit=9)
+    try:
+        for step in (0, 1, 2, 7, 8, 3):  # 7: a resumed run starts elsewhere; 3: earlier steps are rendered again
+            frames, foreground = prefetched(step)
+            expected_frames, expected_foreground = render(step)
+            np.testing.assert_array_equal(frames, expected_frames)
+            np.testing.assert_array_equal(foreground, expected_foreground)
+            assert foreground.shape == frames.shape[:-1] and foreground.any()
+            assert all(s < 9 for s in prefetched.pending)  # nothing is rendered at or past the limit
+        assert sorted(prefetched.pending) == [4, 5]
+    finally:
+        prefetched.close()
+    assert not prefetched.pending
     refused = run("--output_dir=unused", "--workers=-1")
     assert refused.returncode == 2 and "--workers must be >= 0" in refused.stderr

@@ -73,21 +73,27 @@ def batch_arrays(seed: int, batch_size: int, step: int) -> tuple[np.ndarray, np.
 
 
 class PrefetchedBatches:
-    """`step -> batch_arrays(step)`, rendered `ahead` steps in advance by worker processes (the clips depend only on
-    the step, so the batches equal those rendered in the training process)."""
+    """`step -> batch_arrays(step)` for steps below `limit`, rendered `ahead` steps in advance by worker processes
+    (the clips depend only on the step, so the batches equal those rendered in the training process). The workers
+    are forked at the first call and never touch CUDA."""
 
-    def __init__(self, render, workers: int, ahead: int) -> None:
-        self.render, self.ahead = render, ahead
+    def __init__(self, render, workers: int, ahead: int, limit: int) -> None:
+        self.render, self.ahead, self.limit = render, ahead, limit
         self.pool = ProcessPoolExecutor(workers)
         self.pending: dict[int, Future] = {}
 
     def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         for stale in [s for s in self.pending if not step <= s < step + self.ahead]:
             self.pending.pop(stale).cancel()
-        for upcoming in range(step, step + self.ahead):
+        for upcoming in range(step, min(step + self.ahead, self.limit)):
             if upcoming not in self.pending:
                 self.pending[upcoming] = self.pool.submit(self.render, upcoming)
-        return self.pending.pop(step).result()
+        return self.pending.pop(step).result() if step in self.pending else self.render(step)
+
+    def close(self) -> None:
+        """Stop the workers, dropping the batches not yet rendered."""
+        self.pool.shutdown(cancel_futures=True)
+        self.pending.clear()
 
 
 def json_object(text: str) -> dict:
@@ -119,7 +125,12 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--workers", type=int, default=0, help="processes rendering batches ahead (0: none)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes rendering batches ahead (0: none; the logged CPU seconds count the training process only)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.config_json) - set(TOKENIZER_CONFIG))
     if unknown:
@@ -130,8 +141,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     render = partial(batch_arrays, args.seed, args.batch_size)
-    if args.workers:  # started before CUDA is
-        render = PrefetchedBatches(render, args.workers, ahead=4 * args.workers)
+    if args.workers:
+        render = PrefetchedBatches(render, args.workers, ahead=4 * args.workers, limit=args.max_steps)
     torch.manual_seed(args.seed)
     model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json}).to(args.device)
 
@@ -150,7 +161,11 @@ def main() -> None:
         eval_every=args.eval_every,
         log_every=25,
     )
-    train_video_tokenizer(model, batch, config, args.output_dir, evaluate_fn=make_evaluate(args.eval_clips))
+    try:
+        train_video_tokenizer(model, batch, config, args.output_dir, evaluate_fn=make_evaluate(args.eval_clips))
+    finally:
+        if isinstance(render, PrefetchedBatches):
+            render.close()
     model.save_pretrained(args.output_dir / "final")
 
 
