@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
 
 
 def test_prefetched_batches_equal_the_rendered_ones_also_after_a_jump():
-    render = train_tokenizer.partial(train_tokenizer.batch_arrays, 0, 2)
+    render = partial(train_tokenizer.batch_arrays, 0, 2)
     prefetched = train_tokenizer.PrefetchedBatches(render, workers=2, ahead=3, limit=9)
     try:
         for step in (0, 1, 2, 7, 8, 3):  # 7: a resumed run starts elsewhere; 3: earlier steps are rendered again

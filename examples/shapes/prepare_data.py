@@ -75,8 +75,7 @@ def tokenize_clips(
     for start in range(0, num_clips, batch_size):
         batch = [next(examples) for _ in range(min(batch_size, num_clips - start))]
         with torch.no_grad():
-            video = frames_to_tensor(np.stack([example["frames"] for example in batch])).to(tokenizer.device)
-            latents = tokenizer.encode(video).cpu()
+            latents = tokenizer.encode(frames_to_tensor(np.stack([example["frames"] for example in batch]))).cpu()
         for offset, (example, grid) in enumerate(zip(batch, latents)):
             samples = [("video", grid)]
             if image_every and (start + offset) % image_every == 0:

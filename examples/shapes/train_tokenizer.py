@@ -151,7 +151,7 @@ def main() -> None:
         # The shape covers 3-10 % of a frame: weight its pixels up so that it is not ignored while the plain
         # background is learnt.
         weights = 1 + args.foreground_weight * torch.from_numpy(foreground).float()[:, None]
-        return frames_to_video(frames).to(args.device), weights.to(args.device)
+        return frames_to_video(frames).to(args.device), weights  # the video once: reconstruction and loss share it
 
     config = TokenizerTrainingConfig(
         max_steps=args.max_steps,
