@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
 
@@ -28,7 +29,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
     common = [f"--output_dir={tmp_path}", "--batch_size=1", "--eval_every=2", "--eval_clips=2", "--threads=1",
-              '--config_json={"channels": 8, "levels": [5, 5]}']  # fmt: skip
+              '--config_json={"channels": 8, "levels": [5, 5]}', "--clip_frames=5", "--crop_size=32",
+              "--full_clips_from=1", "--edge_weight=2"]  # fmt: skip
     first = run(*common, "--max_steps=2")
     assert first.returncode == 0, first.stderr[-3000:]
     model = CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "final")
@@ -36,6 +38,7 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
     evaluations = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [record["step"] for record in evaluations if "eval" in record] == [2]
     assert 0 <= evaluations[-1]["eval"]["detector_agreement"] <= 1 and evaluations[-1]["eval"]["psnr_mean"] > 0
+    assert all(0 <= evaluations[-1]["eval"][f"{key}_agreement"] <= 1 for key in train_tokenizer.ATTRIBUTES)
 
     second = run(*common, "--max_steps=3")
     assert second.returncode == 0, second.stderr[-3000:]
@@ -72,3 +75,46 @@ def test_prefetched_batches_equal_the_rendered_ones_also_after_a_jump():
     assert not prefetched.pending
     refused = run("--output_dir=unused", "--workers=-1")
     assert refused.returncode == 2 and "--workers must be >= 0" in refused.stderr
+
+
+def test_windows_and_crops_are_cut_from_the_step_clips_around_the_object():
+    frames, foreground = train_tokenizer.batch_arrays(0, 6, 5, clip_frames=9, crop_size=32)
+    assert frames.shape == (6, 9, 32, 32, 3) and foreground.shape == (6, 9, 32, 32)
+    np.testing.assert_array_equal(frames, train_tokenizer.batch_arrays(0, 6, 5, clip_frames=9, crop_size=32)[0])
+    full, full_foreground = train_tokenizer.batch_arrays(0, 6, 5)
+    for crop, crop_foreground, clip, clip_foreground in zip(frames, foreground, full, full_foreground):
+        # The crop is 9 consecutive frames at a grid-aligned corner of the step's clip, and holds most of the object
+        # that the clip shows in those frames.
+        origins = [
+            (t, y, x)
+            for t in range(17 - 9 + 1)
+            for y in range(0, 64 - 32 + 1, 8)
+            for x in range(0, 64 - 32 + 1, 8)
+            if np.array_equal(clip_foreground[t : t + 9, y : y + 32, x : x + 32], crop_foreground)
+            and np.array_equal(clip[t : t + 9, y : y + 32, x : x + 32], crop)
+        ]
+        assert origins, "the crop is not a grid-aligned window of the clip"
+        assert any(crop_foreground.sum() >= 0.5 * clip_foreground[t : t + 9].sum() for t, _, _ in origins)
+    # Whole clips from `full_clips_from` on; windows and crops before.
+    before = train_tokenizer.curriculum_batch(0, 2, 9, 32, 4, step=3)[0]
+    after = train_tokenizer.curriculum_batch(0, 2, 9, 32, 4, step=4)[0]
+    assert before.shape == (2, 9, 32, 32, 3) and after.shape == (2, 17, 64, 64, 3)
+    np.testing.assert_array_equal(after, train_tokenizer.batch_arrays(0, 2, 4)[0])
+
+
+def test_edge_band_covers_both_sides_of_the_edge():
+    square = torch.zeros(2, 32, 32, dtype=torch.bool)
+    square[:, 10:20, 10:20] = True
+    band = train_tokenizer.edge_band(square, width=2)
+    assert band.shape == square.shape and band.dtype == torch.bool
+    assert int(band[0].sum()) == 14 * 14 - 6 * 6  # dilated by 2 minus eroded by 2
+    assert band[0, 8, 8] and band[0, 11, 11] and not band[0, 15, 15] and not band[0, 7, 7]
+    assert not train_tokenizer.edge_band(torch.zeros(1, 8, 8, dtype=torch.bool)).any()
+
+
+def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path):
+    for flag, message in (("--clip_frames=8", "--clip_frames must be 1 + 4k"), ("--crop_size=30", "--crop_size must be"),
+                          ("--crop_size=72", "--crop_size must be"), ("--edge_weight=-1", "must be >= 0")):  # fmt: skip
+        refused = run(f"--output_dir={tmp_path / 'out'}", flag)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr[-500:]
+    assert not (tmp_path / "out").exists()

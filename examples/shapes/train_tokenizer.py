@@ -6,7 +6,8 @@ on `lumos_hf.data.shapes` clips, resumable from its latest checkpoint.
     python examples/shapes/train_tokenizer.py --output_dir runs/wide --config_json '{"channels": 48, "levels": [8, 8, 8, 8]}'
 
 Every `--eval_every` steps it reports, on held-out clips, the reconstruction PSNR and how often the shapes detector
-reads the same colour, shape, motion and background from the reconstruction as from the original. The final model is
+reads the same colour, shape, motion and background from the reconstruction as from the original (each alone, and
+all four: `detector_agreement`). The final model is
 saved to `OUTPUT_DIR/final` (diffusers `save_pretrained` format).
 """
 
@@ -23,7 +24,7 @@ import torch
 from demo_spec import TOKENIZER_CONFIG
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
-from lumos_hf.data.shapes import BACKGROUNDS, generate_examples
+from lumos_hf.data.shapes import BACKGROUNDS, FRAME_SIZE, NUM_FRAMES, generate_examples
 from lumos_hf.data.shapes_detector import detect_clip
 from lumos_hf.training.video_tokenizer import (
     TokenizerTrainingConfig,
@@ -34,6 +35,9 @@ from lumos_hf.training.video_tokenizer import (
 )
 
 EVAL_SEED = 10_000  # training uses seed 0; evaluation clips come from another stream of the "all" split
+CROP_GRID = 8  # the tokenizer's spatial compression: crops start on its token grid
+ATTRIBUTES = ("colour", "shape", "motion", "background")
+EDGE_WIDTH = 2  # pixels on either side of a shape's edge weighted by --edge_weight
 
 
 def evaluation_clips(num_clips: int) -> np.ndarray:
@@ -47,29 +51,71 @@ def make_evaluate(num_clips: int):
 
     def evaluate(model: CosmosDiscreteVideoTokenizer) -> dict[str, float]:
         reconstructions = reconstruct_frames(model, originals)
-        agree = [
-            all(
-                getattr(detect_clip(rec), key) == getattr(ref, key)
-                for key in ("colour", "shape", "motion", "background")
-            )
-            for rec, ref in zip(reconstructions, readings)
-        ]
+        detections = [detect_clip(reconstruction) for reconstruction in reconstructions]
         values = psnr(reconstructions, originals)
-        return {
-            "psnr_mean": float(values.mean()),
-            "psnr_min": float(values.min()),
-            "detector_agreement": float(np.mean(agree)),
-        }
+        metrics = {"psnr_mean": float(values.mean()), "psnr_min": float(values.min())}
+        for key in ATTRIBUTES:
+            metrics[f"{key}_agreement"] = float(
+                np.mean([getattr(d, key) == getattr(r, key) for d, r in zip(detections, readings)])
+            )
+        metrics["detector_agreement"] = float(
+            np.mean([d.combination == r.combination for d, r in zip(detections, readings)])
+        )
+        return metrics
 
     return evaluate
 
 
-def batch_arrays(seed: int, batch_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames [B, T, H, W, 3] uint8 of training step `step` and their shape-pixel mask [B, T, H, W] (bool)."""
+def batch_arrays(
+    seed: int, batch_size: int, step: int, clip_frames: int = NUM_FRAMES, crop_size: int = FRAME_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Frames [B, T, H, W, 3] uint8 of training step `step` and their shape-pixel mask [B, T, H, W] (bool).
+
+    `clip_frames` < 17 takes a window of that many consecutive frames from each clip (a clip of linear motion either
+    way; its first frame is encoded as an image, as a clip's first frame is). `crop_size` < 64 crops a square around
+    the object, at a multiple of `CROP_GRID` pixels (the tokenizer's token grid) near its centre, moved by up to one
+    grid cell at random. Both depend only on (`seed`, `step`), so a resumed run sees the same batches.
+    """
     examples = list(generate_examples(seed, "train", batch_size, start=step * batch_size))
     frames = np.stack([example["frames"] for example in examples])
     background = np.stack([BACKGROUNDS[example["background"]] for example in examples])[:, None, None, None]
-    return frames, (frames != background).any(-1)
+    foreground = (frames != background).any(-1)
+    if clip_frames == NUM_FRAMES and crop_size == FRAME_SIZE:
+        return frames, foreground
+    rng = np.random.default_rng([seed, step])
+    starts = rng.integers(0, NUM_FRAMES - clip_frames + 1, size=batch_size)
+    jitter = rng.integers(-1, 2, size=(batch_size, 2))
+    windows = [np.s_[start : start + clip_frames] for start in starts]
+    crops = []
+    for mask, window, shift in zip(foreground, windows, jitter):
+        ys, xs = np.nonzero(mask[window].any(0))
+        corner = (np.array([ys.mean(), xs.mean()]) - crop_size / 2) / CROP_GRID
+        crops.append(np.clip(CROP_GRID * (np.round(corner).astype(int) + shift), 0, FRAME_SIZE - crop_size))
+    index = [
+        (b, window, np.s_[y : y + crop_size], np.s_[x : x + crop_size])
+        for b, (window, (y, x)) in enumerate(zip(windows, crops))
+    ]
+    return np.stack([frames[i] for i in index]), np.stack([foreground[i] for i in index])
+
+
+def curriculum_batch(
+    seed: int, batch_size: int, clip_frames: int, crop_size: int, full_clips_from: int | None, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`batch_arrays` of `step`: windows and crops before step `full_clips_from` (always when None), whole clips
+    from it on."""
+    if full_clips_from is not None and step >= full_clips_from:
+        return batch_arrays(seed, batch_size, step)
+    return batch_arrays(seed, batch_size, step, clip_frames, crop_size)
+
+
+def edge_band(foreground: torch.Tensor, width: int = EDGE_WIDTH) -> torch.Tensor:
+    """[..., H, W] bool shape mask -> [..., H, W] bool: pixels within `width` pixels of the shape's edge, inside or
+    outside it (where a blurred reconstruction errs)."""
+    planes = foreground.float().reshape(-1, 1, *foreground.shape[-2:])
+    dilated = torch.nn.functional.max_pool2d(planes, 2 * width + 1, 1, width)
+    eroded = -torch.nn.functional.max_pool2d(-planes, 2 * width + 1, 1, width)
+    return (dilated > eroded).reshape(foreground.shape)
 
 
 class PrefetchedBatches:
@@ -116,6 +162,24 @@ def main() -> None:
     parser.add_argument("--eval_every", type=int, default=250)
     parser.add_argument("--eval_clips", type=int, default=64)
     parser.add_argument("--foreground_weight", type=float, default=9.0, help="extra loss weight of shape pixels")
+    parser.add_argument(
+        "--edge_weight", type=float, default=0.0, help=f"extra loss weight of pixels within {EDGE_WIDTH} px of an edge"
+    )
+    parser.add_argument(
+        "--clip_frames", type=int, default=NUM_FRAMES, help="train on windows of this many frames (1 + 4k, <= 17)"
+    )
+    parser.add_argument(
+        "--crop_size",
+        type=int,
+        default=FRAME_SIZE,
+        help=f"train on square crops around the object (multiple of {CROP_GRID})",
+    )
+    parser.add_argument(
+        "--full_clips_from",
+        type=int,
+        default=None,
+        help="from this step on, train on whole clips again (a short last phase after windows or crops)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--config_json",
@@ -137,10 +201,22 @@ def main() -> None:
         parser.error(f"--config_json: unknown fields {unknown}; choose from {sorted(TOKENIZER_CONFIG)}")
     if args.workers < 0:
         parser.error(f"--workers must be >= 0, got {args.workers}")
+    if not (1 <= args.clip_frames <= NUM_FRAMES and (args.clip_frames - 1) % 4 == 0):
+        parser.error(f"--clip_frames must be 1 + 4k in [1, {NUM_FRAMES}], got {args.clip_frames}")
+    if not (CROP_GRID <= args.crop_size <= FRAME_SIZE and args.crop_size % CROP_GRID == 0):
+        parser.error(
+            f"--crop_size must be a multiple of {CROP_GRID} in [{CROP_GRID}, {FRAME_SIZE}], got {args.crop_size}"
+        )
+    if min(args.foreground_weight, args.edge_weight) < 0:
+        parser.error(
+            f"--foreground_weight and --edge_weight must be >= 0, got {args.foreground_weight}, {args.edge_weight}"
+        )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    render = partial(batch_arrays, args.seed, args.batch_size)
+    render = partial(
+        curriculum_batch, args.seed, args.batch_size, args.clip_frames, args.crop_size, args.full_clips_from
+    )
     if args.workers:
         render = PrefetchedBatches(render, args.workers, ahead=4 * args.workers, limit=args.max_steps)
     torch.manual_seed(args.seed)
@@ -149,8 +225,10 @@ def main() -> None:
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         frames, foreground = render(step)
         # The shape covers 3-10 % of a frame: weight its pixels up so that it is not ignored while the plain
-        # background is learnt.
-        weights = 1 + args.foreground_weight * torch.from_numpy(foreground).float()[:, None]
+        # background is learnt, and its edges (either side) so that blurring them costs more than growing the shape.
+        foreground = torch.from_numpy(foreground)
+        weights = 1 + args.foreground_weight * foreground.float() + args.edge_weight * edge_band(foreground).float()
+        weights = weights[:, None]
         return frames_to_video(frames).to(args.device), weights  # the video once: reconstruction and loss share it
 
     config = TokenizerTrainingConfig(
