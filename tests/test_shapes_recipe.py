@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
@@ -112,9 +113,11 @@ def test_edge_band_covers_both_sides_of_the_edge():
     assert not train_tokenizer.edge_band(torch.zeros(1, 8, 8, dtype=torch.bool)).any()
 
 
-def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path):
+def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path, monkeypatch, capsys):
     for flag, message in (("--clip_frames=8", "--clip_frames must be 1 + 4k"), ("--crop_size=30", "--crop_size must be"),
                           ("--crop_size=72", "--crop_size must be"), ("--edge_weight=-1", "must be >= 0")):  # fmt: skip
-        refused = run(f"--output_dir={tmp_path / 'out'}", flag)
-        assert refused.returncode == 2 and message in refused.stderr, refused.stderr[-500:]
+        monkeypatch.setattr(sys, "argv", ["train_tokenizer.py", f"--output_dir={tmp_path / 'out'}", flag])
+        with pytest.raises(SystemExit) as exit_info:
+            train_tokenizer.main()
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
