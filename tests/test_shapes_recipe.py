@@ -21,6 +21,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error::Deprecati
 
 
 sys.path.insert(0, str(SCRIPT.parent))
+import evaluate_tokenizer  # noqa: E402
 import train_tokenizer  # noqa: E402
 
 
@@ -40,6 +41,15 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
     assert [record["step"] for record in evaluations if "eval" in record] == [2]
     assert 0 <= evaluations[-1]["eval"]["detector_agreement"] <= 1 and evaluations[-1]["eval"]["psnr_mean"] > 0
     assert all(0 <= evaluations[-1]["eval"][f"{key}_agreement"] <= 1 for key in train_tokenizer.ATTRIBUTES)
+    report = evaluate_tokenizer.evaluate(model.eval(), 2)  # the same clips as the run's own evaluation
+    for key in (
+        "psnr_mean",
+        "psnr_min",
+        "detector_agreement",
+        *(f"{k}_agreement" for k in train_tokenizer.ATTRIBUTES),
+    ):
+        assert report[key] == pytest.approx(evaluations[-1]["eval"][key])
+    assert sum(report["shape_confusion"].values()) == 2
 
     second = run(*common, "--max_steps=3")
     assert second.returncode == 0, second.stderr[-3000:]
@@ -111,6 +121,14 @@ def test_edge_band_covers_both_sides_of_the_edge():
     assert int(band[0].sum()) == 14 * 14 - 6 * 6  # dilated by 2 minus eroded by 2
     assert band[0, 8, 8] and band[0, 11, 11] and not band[0, 15, 15] and not band[0, 7, 7]
     assert not train_tokenizer.edge_band(torch.zeros(1, 8, 8, dtype=torch.bool)).any()
+
+
+def test_evaluate_tokenizer_refuses_a_folder_without_a_tokenizer(tmp_path, monkeypatch, capsys):
+    for argv, message in (([str(tmp_path)], "no config.json"), ([str(tmp_path), "--clips=0"], "must be >= 1")):
+        monkeypatch.setattr(sys, "argv", ["evaluate_tokenizer.py", *argv])
+        with pytest.raises(SystemExit) as raised:
+            evaluate_tokenizer.main()
+        assert raised.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path, monkeypatch, capsys):
