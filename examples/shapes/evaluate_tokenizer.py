@@ -16,11 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from train_tokenizer import ATTRIBUTES, evaluation_clips
+from train_tokenizer import evaluation_clips, score_reconstructions
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
 from lumos_hf.data.shapes_detector import detect_clip
-from lumos_hf.training.video_tokenizer import psnr, reconstruct_frames
 
 
 def positive_int(text: str) -> int:
@@ -31,23 +30,14 @@ def positive_int(text: str) -> int:
 
 
 def evaluate(model: CosmosDiscreteVideoTokenizer, num_clips: int) -> dict:
-    """Mean and min PSNR (dB), per-attribute and all-four agreement (fractions), and the shape confusion counts
-    `{"true -> read": count}` over `num_clips` held-out clips."""
+    """`train_tokenizer.score_reconstructions` metrics over `num_clips` held-out clips, and the shape confusion counts
+    `{"true -> read": count}`."""
     originals = evaluation_clips(num_clips)
-    with torch.no_grad():
-        reconstructions = reconstruct_frames(model, originals)
     truths = [detect_clip(clip) for clip in originals]
-    readings = [detect_clip(clip) for clip in reconstructions]
-    values = psnr(reconstructions, originals)
-    report: dict = {"clips": num_clips, "psnr_mean": float(values.mean()), "psnr_min": float(values.min())}
-    for key in ATTRIBUTES:
-        report[f"{key}_agreement"] = (
-            sum(getattr(r, key) == getattr(t, key) for r, t in zip(readings, truths)) / num_clips
-        )
-    report["detector_agreement"] = sum(r.combination == t.combination for r, t in zip(readings, truths)) / num_clips
+    with torch.no_grad():
+        metrics, readings = score_reconstructions(model, originals, truths)
     confusion = Counter(f"{t.shape} -> {r.shape}" for r, t in zip(readings, truths))
-    report["shape_confusion"] = dict(sorted(confusion.items()))
-    return report
+    return {"clips": num_clips, **metrics, "shape_confusion": dict(sorted(confusion.items()))}
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from demo_spec import TOKENIZER_CONFIG
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
 from lumos_hf.data.shapes import BACKGROUNDS, FRAME_SIZE, NUM_FRAMES, generate_examples
-from lumos_hf.data.shapes_detector import detect_clip
+from lumos_hf.data.shapes_detector import ClipAttributes, detect_clip
 from lumos_hf.training.video_tokenizer import (
     TokenizerTrainingConfig,
     frames_to_video,
@@ -45,25 +45,30 @@ def evaluation_clips(num_clips: int) -> np.ndarray:
     return np.stack([example["frames"] for example in generate_examples(EVAL_SEED, "all", num_clips)])
 
 
+def score_reconstructions(
+    model: CosmosDiscreteVideoTokenizer, originals: np.ndarray, readings: list[ClipAttributes]
+) -> tuple[dict[str, float], list[ClipAttributes]]:
+    """Reconstruct `originals` [N, 17, 64, 64, 3] uint8 (detector readings `readings`) and score them: mean and min
+    PSNR (dB), per-attribute and all-four agreement of the detector (fractions); also the reconstructions' readings."""
+    reconstructions = reconstruct_frames(model, originals)
+    detections = [detect_clip(reconstruction) for reconstruction in reconstructions]
+    values = psnr(reconstructions, originals)
+    metrics = {"psnr_mean": float(values.mean()), "psnr_min": float(values.min())}
+    for key in ATTRIBUTES:
+        metrics[f"{key}_agreement"] = float(
+            np.mean([getattr(d, key) == getattr(r, key) for d, r in zip(detections, readings)])
+        )
+    metrics["detector_agreement"] = float(
+        np.mean([d.combination == r.combination for d, r in zip(detections, readings)])
+    )
+    return metrics, detections
+
+
 def make_evaluate(num_clips: int):
+    """The training run's `evaluate_fn`: `score_reconstructions` metrics on `num_clips` evaluation clips."""
     originals = evaluation_clips(num_clips)
     readings = [detect_clip(clip) for clip in originals]
-
-    def evaluate(model: CosmosDiscreteVideoTokenizer) -> dict[str, float]:
-        reconstructions = reconstruct_frames(model, originals)
-        detections = [detect_clip(reconstruction) for reconstruction in reconstructions]
-        values = psnr(reconstructions, originals)
-        metrics = {"psnr_mean": float(values.mean()), "psnr_min": float(values.min())}
-        for key in ATTRIBUTES:
-            metrics[f"{key}_agreement"] = float(
-                np.mean([getattr(d, key) == getattr(r, key) for d, r in zip(detections, readings)])
-            )
-        metrics["detector_agreement"] = float(
-            np.mean([d.combination == r.combination for d, r in zip(detections, readings)])
-        )
-        return metrics
-
-    return evaluate
+    return lambda model: score_reconstructions(model, originals, readings)[0]
 
 
 def batch_arrays(
