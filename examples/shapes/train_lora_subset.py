@@ -57,7 +57,10 @@ def main() -> None:
     parser.add_argument("--num_clips", type=int, default=1200)
     parser.add_argument("--max_steps", type=int, default=200)
     parser.add_argument(
-        "--seed", type=int, default=3, help="clip stream (the demo model trained on stream 1, the tokenizer on 0)"
+        "--seed",
+        type=int,
+        default=3,
+        help="clip stream (the demo model trained on streams 1, 2 and 4, the tokenizer on 0)",
     )
     args, extra = parser.parse_known_args()
 
