@@ -65,6 +65,7 @@ def test_text_to_video_draws_an_object_on_the_asked_background(pipe):
     # (docs/demo.md). The first video is one it gets entirely right.
     first = detect_clip(videos[0])
     assert (first.colour, first.shape, first.motion, first.background) == ("red", "circle", "moves right", "black")
+    assert first.consistent, "the object changes colour or shape between frames"
     reading = detect_clip(videos[1])
     assert (reading.colour, reading.background) == ("yellow", "gray")
     assert all(frame.colour != NONE for frame in reading.frames), "a frame without an object"

@@ -46,29 +46,28 @@ def evaluation_clips(num_clips: int) -> np.ndarray:
 
 
 def score_reconstructions(
-    model: CosmosDiscreteVideoTokenizer, originals: np.ndarray, readings: list[ClipAttributes]
+    model: CosmosDiscreteVideoTokenizer, originals: np.ndarray, truths: list[ClipAttributes]
 ) -> tuple[dict[str, float], list[ClipAttributes]]:
-    """Reconstruct `originals` [N, 17, 64, 64, 3] uint8 (detector readings `readings`) and score them: mean and min
-    PSNR (dB), per-attribute and all-four agreement of the detector (fractions); also the reconstructions' readings."""
+    """Reconstruct `originals` [N, 17, 64, 64, 3] uint8 (the detector's readings of them: `truths`) and score them:
+    mean and min PSNR (dB), per-attribute and all-four agreement of the detector (fractions); also the detector's
+    readings of the reconstructions."""
     reconstructions = reconstruct_frames(model, originals)
-    detections = [detect_clip(reconstruction) for reconstruction in reconstructions]
+    readings = [detect_clip(reconstruction) for reconstruction in reconstructions]
     values = psnr(reconstructions, originals)
     metrics = {"psnr_mean": float(values.mean()), "psnr_min": float(values.min())}
     for key in ATTRIBUTES:
         metrics[f"{key}_agreement"] = float(
-            np.mean([getattr(d, key) == getattr(r, key) for d, r in zip(detections, readings)])
+            np.mean([getattr(r, key) == getattr(t, key) for r, t in zip(readings, truths)])
         )
-    metrics["detector_agreement"] = float(
-        np.mean([d.combination == r.combination for d, r in zip(detections, readings)])
-    )
-    return metrics, detections
+    metrics["detector_agreement"] = float(np.mean([r.combination == t.combination for r, t in zip(readings, truths)]))
+    return metrics, readings
 
 
 def make_evaluate(num_clips: int):
     """The training run's `evaluate_fn`: `score_reconstructions` metrics on `num_clips` evaluation clips."""
     originals = evaluation_clips(num_clips)
-    readings = [detect_clip(clip) for clip in originals]
-    return lambda model: score_reconstructions(model, originals, readings)[0]
+    truths = [detect_clip(clip) for clip in originals]
+    return lambda model: score_reconstructions(model, originals, truths)[0]
 
 
 def batch_arrays(
