@@ -280,7 +280,8 @@ def test_save_and_load(pipe, tmp_path):
 
 def test_generation_config_sets_the_defaults_and_is_saved(pipe, tmp_path):
     """The saved `generation_config` fills the arguments a call leaves out; explicit arguments win."""
-    settings = {"height": 32, "width": 64, "num_frames": 5, "fps": 4, "num_inference_steps": 2, "guidance_scale": 2.0}
+    settings = {"height": 32, "width": 64, "num_frames": 5, "fps": 4, "num_inference_steps": 2, "guidance_scale": 2.0,
+                "history_mask_ratio": 0.3, "history_mask": "random"}  # fmt: skip
     configured = LumosPipeline(**pipe.components, generation_config=settings)
     configured.set_progress_bar_config(disable=True)
     configured.save_pretrained(tmp_path)

@@ -74,6 +74,7 @@ def test_folder_layout_weights_and_defaults(converted, release, tmp_path):
         assert index[name][0] == f"lumos_{name}" and (converted / name / f"lumos_{name}.py").is_file()
     assert index["generation_config"] == {
         "height": 64, "width": 64, "num_frames": 9, "fps": 12, "num_inference_steps": 2, "guidance_scale": None,
+        "history_mask_ratio": 0.7, "history_mask": "periodic",
     }  # fmt: skip
     files = {str(path.relative_to(converted)): path.read_bytes() for path in converted.rglob("*") if path.is_file()}
     assert_no_pickles(files)

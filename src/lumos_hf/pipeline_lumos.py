@@ -67,6 +67,8 @@ GENERATION_DEFAULTS: dict[str, Any] = {
     "fps": 12,
     "num_inference_steps": 50,
     "guidance_scale": None,
+    "history_mask_ratio": 0.7,
+    "history_mask": "periodic",
 }
 OUTPUT_TYPES = ("pil", "np", "pt", "latent", "tokens")  # "tokens": an alias of "latent" (FSQ indices)
 LATENT_OUTPUT_TYPES = ("latent", "tokens")
@@ -136,8 +138,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         processor ([`LumosProcessor`]): builds the token sequences (text template, video header, frames).
         scheduler ([`ARDFScheduler`]): the per-frame masked discrete diffusion.
         generation_config (`dict`, *optional*): default `height`, `width`, `num_frames`, `fps`,
-            `num_inference_steps` and `guidance_scale` of this model (any subset; the others keep the official
-            defaults, `GENERATION_DEFAULTS`). Saved in `model_index.json` and read back by `from_pretrained`, so a
+            `num_inference_steps`, `guidance_scale`, `history_mask_ratio` and `history_mask` of this model (any
+            subset; the others keep the official defaults, `GENERATION_DEFAULTS`). Saved in `model_index.json` and read back by `from_pretrained`, so a
             user of a model trained at another size needs to know nothing about it.
 
     The components must agree: the processor's token layout equals the transformer's (`config.token_layout`) and the
@@ -551,8 +553,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         fps: int | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
-        history_mask_ratio: float = 0.7,
-        history_mask: str = "periodic",
+        history_mask_ratio: float | None = None,
+        history_mask: str | None = None,
         num_videos_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.LongTensor | None = None,
@@ -587,9 +589,10 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
             num_inference_steps: AR-DF steps per latent frame (default: `generation_config`, else 50 as officially).
             guidance_scale: classifier-free guidance `u + s (c - u)`; default: `generation_config`, else 15 for
                 videos and 16 for images (the official scripts); 1 disables guidance and runs no unconditional branch.
-            history_mask_ratio: fraction rho of a finished frame's content tokens shown as MASK to later frames.
+            history_mask_ratio: fraction rho of a finished frame's content tokens shown as MASK to later frames
+                (default: `generation_config`, else 0.7 as officially).
             history_mask: `"periodic"` (official, evenly spaced) or `"random"` (Bernoulli per token, drawn once per
-                video from its generator before sampling).
+                video from its generator before sampling; default: `generation_config`, else `"periodic"`).
             num_videos_per_prompt: videos per prompt; the batch is `B * num_videos_per_prompt` videos.
             generator: a list with one generator per video makes every video identical to a run of that video alone
                 with its generator. A single generator is shared by the whole batch: each step draws for all videos
@@ -676,8 +679,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         fps: int | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
-        history_mask_ratio: float = 0.7,
-        history_mask: str = "periodic",
+        history_mask_ratio: float | None = None,
+        history_mask: str | None = None,
         num_videos_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.LongTensor | None = None,
@@ -697,6 +700,8 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         fps = defaults["fps"] if fps is None else fps
         num_inference_steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance_scale = defaults["guidance_scale"] if guidance_scale is None else guidance_scale
+        history_mask_ratio = defaults["history_mask_ratio"] if history_mask_ratio is None else history_mask_ratio
+        history_mask = defaults["history_mask"] if history_mask is None else history_mask
         if guidance_scale is None:
             guidance_scale = DEFAULT_IMAGE_GUIDANCE_SCALE if num_frames == 1 else DEFAULT_VIDEO_GUIDANCE_SCALE
         given = image if image is not None else video

@@ -41,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
     parser.add_argument("--steps", type=int, default=None, help="AR-DF steps per latent frame (default: the model's)")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
-    parser.add_argument("--history-mask-ratio", type=float, default=0.7, help="rho in [0, 1) (default 0.7)")
-    parser.add_argument("--history-mask", choices=("periodic", "random"), default="periodic")
+    parser.add_argument(
+        "--history-mask-ratio", type=float, default=None, help="rho in [0, 1) (default: the model's, else 0.7)"
+    )
+    parser.add_argument(
+        "--history-mask", choices=("periodic", "random"), default=None, help="(default: the model's, else periodic)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=DTYPES, default=None, help="default: bfloat16 on CUDA, else float32")
     parser.add_argument("--device", default=None, help="default: cuda when available")
