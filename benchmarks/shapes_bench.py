@@ -87,7 +87,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="AR-DF steps per frame (default: the model's)")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--history_mask_ratio", type=float, default=None, help="(default: the model's, else 0.7)")
-    parser.add_argument("--history_mask", default=None, choices=("periodic", "random"), help="(default: periodic)")
+    parser.add_argument(
+        "--history_mask", default=None, choices=("periodic", "random"), help="(default: the model's, else periodic)"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--strip", type=Path, default=None, help="write a PNG strip of generated frames")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import PIL.Image
+import PIL.ImageSequence
 import pytest
 import torch
 from utils import build_tiny_pipeline
 
-from lumos_hf import cli
+from lumos_hf import LumosPipeline, cli
 from lumos_hf.commands.generate import stream_with_progress
 
 
@@ -71,6 +72,32 @@ def test_image_to_video(model_dir, tmp_path):
     assert run("a bird", "--model", str(model_dir), "--image", str(image), "--output", str(output), *common) == 0
     gif = PIL.Image.open(output)
     assert gif.size == (64, 32) and gif.n_frames == 5
+
+
+def gif_frames(path) -> np.ndarray:
+    """`[F, H, W, 3]` uint8 frames of a GIF."""
+    return np.stack([np.asarray(frame.convert("RGB")) for frame in PIL.ImageSequence.Iterator(PIL.Image.open(path))])
+
+
+def test_history_mask_defaults_to_the_models(tmp_path):
+    """Without `--history-mask-ratio` / `--history-mask` the command samples with the model's `generation_config`."""
+    model = tmp_path / "model"
+    settings = {"height": 32, "width": 64, "num_frames": 5, "fps": 4, "num_inference_steps": 2}
+    pipe = build_tiny_pipeline()
+    LumosPipeline(
+        **pipe.components, generation_config={**settings, "history_mask_ratio": 0.3, "history_mask": "random"}
+    ).save_pretrained(model)
+    videos = {}
+    for name, flags in {
+        "default": [],
+        "same": ["--history-mask-ratio", "0.3", "--history-mask", "random"],
+        "official": ["--history-mask-ratio", "0.7", "--history-mask", "periodic"],
+    }.items():
+        assert run("a red cat", "--model", str(model), "--output", str(tmp_path / f"{name}.gif"), *flags) == 0
+        videos[name] = gif_frames(tmp_path / f"{name}.gif")
+    assert videos["default"].shape == (5, 32, 64, 3)
+    assert np.array_equal(videos["default"], videos["same"])
+    assert not np.array_equal(videos["default"], videos["official"])
 
 
 def test_errors(model_dir, tmp_path):

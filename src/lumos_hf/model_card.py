@@ -43,7 +43,8 @@ def lumos_model_card(
     Args:
         repo_id: the Hub repository (or local folder) the usage snippets load from.
         components: component folder name -> class name (`model_index.json`'s components).
-        generation_defaults: the pipeline's `generation_defaults` (height, width, frames, fps, steps, guidance).
+        generation_defaults: the pipeline's `generation_defaults` (height, width, frames, fps, steps, guidance,
+            history mask).
         remote_code: whether the folder carries its own code: the snippets then load it with
             `trust_remote_code=True` (no `lumos_hf` needed), else with `lumos_hf.LumosPipeline`.
         license: a Hub license id (`"apache-2.0"`, ...; `"other"` when unknown).

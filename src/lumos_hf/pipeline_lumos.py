@@ -139,8 +139,9 @@ class LumosPipeline(DiffusionPipeline, LumosLoraLoaderMixin):
         scheduler ([`ARDFScheduler`]): the per-frame masked discrete diffusion.
         generation_config (`dict`, *optional*): default `height`, `width`, `num_frames`, `fps`,
             `num_inference_steps`, `guidance_scale`, `history_mask_ratio` and `history_mask` of this model (any
-            subset; the others keep the official defaults, `GENERATION_DEFAULTS`). Saved in `model_index.json` and read back by `from_pretrained`, so a
-            user of a model trained at another size needs to know nothing about it.
+            subset; the others keep the official defaults, `GENERATION_DEFAULTS`). Saved in `model_index.json` and
+            read back by `from_pretrained`, so a user of a model trained at another size needs to know nothing about
+            it.
 
     The components must agree: the processor's token layout equals the transformer's (`config.token_layout`) and the
     video tokenizer's codebook is the transformer's video vocabulary; this is checked once, when the pipeline is built.
