@@ -65,7 +65,7 @@ GENERATION_DEFAULTS = {
     "fps": shapes.FPS,
     "num_inference_steps": 8,
     "guidance_scale": 3.0,
-    "history_mask_ratio": 0.8,  # chosen on the benchmark: 0.7 (official) and 0.9 trade motion against shape
+    "history_mask_ratio": 0.8,  # beat the official 0.7 on shape and motion in the benchmark (docs/demo.md)
 }
 
 
