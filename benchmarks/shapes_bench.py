@@ -3,6 +3,7 @@ Prompt-following benchmark of a shapes `LumosPipeline` (default: the shipped dem
 detector of `lumos_hf.data.shapes_detector`:
 
     python benchmarks/shapes_bench.py [--model DIR] [--seen 54] [--seeds 3] [--i2v 36] [--strip docs/demo_strip.png]
+        [--seed_offset N] [--temperature T] [--top_k K] [--history_mask_ratio R] [--guidance G] [--steps S]
 
 - seen: `--seen` training combinations (evenly spaced over the 162, so every attribute value occurs), 1 seed each;
 - held-out: the 18 combinations never seen in training, `--seeds` seeds each;
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lumos_hf import LumosPipeline, demo
+from lumos_hf import ARDFScheduler, LumosPipeline, demo
 from lumos_hf.data import shapes
 from lumos_hf.data.shapes_detector import detect_clip
 
@@ -90,18 +91,32 @@ def main() -> None:
     parser.add_argument(
         "--history_mask", default=None, choices=("periodic", "random"), help="(default: the model's, else periodic)"
     )
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's)")
+    parser.add_argument(
+        "--top_k", type=int, default=None, help="sample from the k likeliest codes (default: the model's)"
+    )
+    parser.add_argument(
+        "--seed_offset",
+        type=int,
+        default=0,
+        help="added to every generation seed (same prompts and clips, fresh samples)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--strip", type=Path, default=None, help="write a PNG strip of generated frames")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    for name in ("seen", "seeds", "i2v", "batch_size"):
-        if getattr(args, name) < 0 or (name in ("seeds", "batch_size") and getattr(args, name) == 0):
-            raise SystemExit(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    for name in ("seen", "seeds", "i2v", "batch_size", "seed_offset"):
+        minimum = 1 if name in ("seeds", "batch_size") else 0
+        if getattr(args, name) < minimum:
+            raise SystemExit(f"--{name} must be an integer >= {minimum}, got {getattr(args, name)}")
 
     pipe = LumosPipeline.from_pretrained(args.model or demo.model_path())
     pipe.set_progress_bar_config(disable=True)
+    sampling = {name: getattr(args, name) for name in ("temperature", "top_k") if getattr(args, name) is not None}
+    if sampling:
+        pipe.scheduler = ARDFScheduler.from_config(pipe.scheduler.config, **sampling)
     options = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
     for name in ("history_mask_ratio", "history_mask"):
         if getattr(args, name) is not None:
@@ -110,8 +125,8 @@ def main() -> None:
     seen = [train[i * len(train) // args.seen] for i in range(args.seen)] if args.seen else []
     held_out = [c for c in shapes.combinations("held_out") for _ in range(args.seeds)]
     groups = {
-        "seen": (seen, list(range(len(seen)))),
-        "held-out": (held_out, [i % args.seeds for i in range(len(held_out))]),
+        "seen": (seen, [args.seed_offset + i for i in range(len(seen))]),
+        "held-out": (held_out, [args.seed_offset + i % args.seeds for i in range(len(held_out))]),
     }
 
     report, strips = {}, {}
@@ -130,7 +145,8 @@ def main() -> None:
         prompts = [c["caption"] for c in clips]
         images = [c["frames"][0] for c in clips]
         start = time.perf_counter()
-        videos = generate(pipe, prompts, list(range(len(clips))), args.batch_size, image=images, **options)
+        seeds = [args.seed_offset + i for i in range(len(clips))]
+        videos = generate(pipe, prompts, seeds, args.batch_size, image=images, **options)
         seconds = time.perf_counter() - start
         report["i2v"] = {**score(videos, combinations), "seconds_per_video": seconds / len(videos)}
         strips["i2v"] = (videos, prompts)
