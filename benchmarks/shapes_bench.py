@@ -3,7 +3,8 @@ Prompt-following benchmark of a shapes `LumosPipeline` (default: the shipped dem
 detector of `lumos_hf.data.shapes_detector`:
 
     python benchmarks/shapes_bench.py [--model DIR] [--seen 54] [--seeds 3] [--i2v 36] [--strip docs/demo_strip.png]
-        [--seed_offset N] [--temperature T] [--top_k K] [--history_mask_ratio R] [--guidance G] [--steps S]
+        [--seed_offset N] [--temperature T] [--top_k K] [--gumbel_temperature G] [--history_mask_ratio R]
+        [--guidance G] [--steps S]
 
 - seen: `--seen` training combinations (evenly spaced over the 162, so every attribute value occurs), 1 seed each;
 - held-out: the 18 combinations never seen in training, `--seeds` seeds each;
@@ -96,6 +97,9 @@ def main() -> None:
         "--top_k", type=int, default=None, help="sample from the k likeliest codes (default: the model's)"
     )
     parser.add_argument(
+        "--gumbel_temperature", type=float, default=None, help="unmasking-order noise (default: the model's)"
+    )
+    parser.add_argument(
         "--seed_offset",
         type=int,
         default=0,
@@ -114,7 +118,11 @@ def main() -> None:
 
     pipe = LumosPipeline.from_pretrained(args.model or demo.model_path())
     pipe.set_progress_bar_config(disable=True)
-    sampling = {name: getattr(args, name) for name in ("temperature", "top_k") if getattr(args, name) is not None}
+    sampling = {
+        name: getattr(args, name)
+        for name in ("temperature", "top_k", "gumbel_temperature")
+        if getattr(args, name) is not None
+    }
     if sampling:
         pipe.scheduler = ARDFScheduler.from_config(pipe.scheduler.config, **sampling)
     options = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}

@@ -6,7 +6,8 @@ Assemble the shapes demo `LumosPipeline` from a training run and save it (safete
 Takes the video tokenizer from `RUN_DIR/tokenizer/final`, the processor from `RUN_DIR/processor` and the latest
 Trainer checkpoint of `RUN_DIR/model` (or `--checkpoint`). The transformer's weights are stored in float16 to halve
 the package size; its config says float32, so `from_pretrained` loads and runs it in float32. The generation defaults
-(64x64, 17 frames, 8 fps, steps, guidance) are saved in `model_index.json`.
+(64x64, 17 frames, 8 fps, steps, guidance, history mask) are saved in `model_index.json`, the sampling temperature
+in the scheduler's config (`demo_spec.SCHEDULER_CONFIG`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from demo_spec import GENERATION_DEFAULTS
+from demo_spec import GENERATION_DEFAULTS, SCHEDULER_CONFIG
 from transformers.trainer_utils import get_last_checkpoint
 
 from lumos_hf import (
@@ -49,7 +50,7 @@ def main() -> None:
         transformer=transformer,
         video_tokenizer=CosmosDiscreteVideoTokenizer.from_pretrained(args.run_dir / "tokenizer" / "final").eval(),
         processor=LumosProcessor.from_pretrained(args.run_dir / "processor"),
-        scheduler=ARDFScheduler(),
+        scheduler=ARDFScheduler(**SCHEDULER_CONFIG),
         generation_config=GENERATION_DEFAULTS,
     )
     args.output_dir.parent.mkdir(parents=True, exist_ok=True)
