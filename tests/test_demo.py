@@ -42,7 +42,7 @@ def test_loads_offline_in_float32_with_the_demo_defaults(pipe):
     assert pipe.transformer.dtype == torch.float32 and pipe.video_tokenizer.dtype == torch.float32
     defaults = pipe.generation_defaults
     assert (defaults["height"], defaults["width"], defaults["num_frames"], defaults["fps"]) == (64, 64, 17, 8)
-    assert (defaults["history_mask_ratio"], defaults["history_mask"]) == (0.8, "periodic")
+    assert (defaults["history_mask_ratio"], defaults["history_mask"]) == (0.7, "periodic")
     assert pipe.scheduler.config.temperature == 0.3  # the demo's sampling temperature (docs/demo.md)
     code = (
         "import os, socket\n"
@@ -59,13 +59,13 @@ def test_loads_offline_in_float32_with_the_demo_defaults(pipe):
 
 
 def test_text_to_video_draws_an_object_on_the_asked_background(pipe):
-    generators = [torch.Generator().manual_seed(seed) for seed in (5, 1)]
+    generators = [torch.Generator().manual_seed(seed) for seed in (0, 1)]
     prompts = ["a red circle moves right on a black background", PROMPT]
     videos = to_uint8(pipe(prompts, generator=generators, output_type="np").frames)
     assert videos.shape == (2, 17, 64, 64, 3)
-    # The shipped model gets colour and background always, the shape about seven times in ten and the motion seven to
-    # nine times in ten (docs/demo.md). The first video (seed 5) is one it gets entirely right: of seeds 0-7 of this
-    # prompt, all 8 are red circles on black, 5 move right, 4 keep their shape in every frame, and seed 5 does both.
+    # The shipped model gets colour and background always, the shape seven to eight times in ten and the motion seven to
+    # nine times in ten (docs/demo.md). The first video (seed 0) is one it gets entirely right: of seeds 0-7 of this
+    # prompt, all 8 are red circles moving right on black and 6 also keep their shape in every frame.
     first = detect_clip(videos[0])
     assert (first.colour, first.shape, first.motion, first.background) == ("red", "circle", "moves right", "black")
     assert first.consistent, "the object changes colour or shape between frames"
