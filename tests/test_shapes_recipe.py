@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from lumos_hf import CosmosDiscreteVideoTokenizer
+from lumos_hf.training.video_tokenizer import frames_to_video
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "shapes" / "train_tokenizer.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error::DeprecationWarning,error::FutureWarning"}
@@ -67,6 +68,20 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
         refused = run(f"--output_dir={tmp_path / 'bad'}", f"--config_json={bad}")
         assert refused.returncode == 2 and "--config_json" in refused.stderr and message in refused.stderr
     assert not (tmp_path / "bad").exists()
+
+    # A decoder-only fine-tune of the saved model: new decoder weights, the same encoder and tokens.
+    base = CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "final")
+    tuned_dir = tmp_path / "decoder"
+    tuned = run(f"--output_dir={tuned_dir}", f"--init_from={tmp_path / 'final'}", "--decoder_only", "--batch_size=1",
+                "--eval_every=2", "--eval_clips=1", "--threads=1", "--full_clips_from=0", "--max_steps=2",
+                "--learning_rate=1e-2")  # fmt: skip
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    tuned_model = CosmosDiscreteVideoTokenizer.from_pretrained(tuned_dir / "final")
+    weights, tuned_weights = base.state_dict(), tuned_model.state_dict()
+    changed = {name for name in weights if not torch.equal(weights[name], tuned_weights[name])}
+    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
+    clip = frames_to_video(train_tokenizer.evaluation_clips(1))
+    assert torch.equal(tuned_model.encode(clip), base.encode(clip))
 
 
 def test_prefetched_batches_equal_the_rendered_ones_also_after_a_jump():
@@ -135,6 +150,16 @@ def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path, monkeypatch,
     for flag, message in (("--clip_frames=8", "--clip_frames must be 1 + 4k"), ("--crop_size=30", "--crop_size must be"),
                           ("--crop_size=72", "--crop_size must be"), ("--edge_weight=-1", "must be >= 0")):  # fmt: skip
         monkeypatch.setattr(sys, "argv", ["train_tokenizer.py", f"--output_dir={tmp_path / 'out'}", flag])
+        with pytest.raises(SystemExit) as exit_info:
+            train_tokenizer.main()
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    no_config = tmp_path / "empty"
+    no_config.mkdir()
+    for flags, message in ((["--decoder_only"], "--decoder_only needs --init_from"),
+                           ([f"--init_from={no_config}"], "no config.json"),
+                           ([f"--init_from={no_config}", '--config_json={"channels": 8}'], "cannot change"),
+                           (["--mse_weight=-1"], "must be >= 0")):  # fmt: skip
+        monkeypatch.setattr(sys, "argv", ["train_tokenizer.py", f"--output_dir={tmp_path / 'out'}", *flags])
         with pytest.raises(SystemExit) as exit_info:
             train_tokenizer.main()
         assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -62,6 +62,24 @@ def test_gradient_checkpointing_gives_the_same_gradients_as_chunked_training():
     assert all(torch.allclose(checkpointed[name], grad, atol=1e-6) for name, grad in reference.items())
 
 
+def test_decoder_only_training_keeps_every_token(tmp_path):
+    model = tiny_tokenizer()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    tokens_before = model.encode(batch(5))
+    config = TokenizerTrainingConfig(
+        max_steps=3, learning_rate=1e-2, warmup_steps=0, eval_every=0, log_every=1, decoder_only=True
+    )
+    train_video_tokenizer(model, batch, config, tmp_path, log_fn=lambda _: None)
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
+    assert any(name.startswith("decoder.") for name in changed)
+    assert torch.equal(model.encode(batch(5)), tokens_before)
+    video = batch(0)
+    reconstruction, _ = reconstruct(model, video, decoder_only=True)
+    reconstruction.square().mean().backward()
+    assert all(p.grad is None for name, p in model.named_parameters() if name.startswith(("encoder.", "quant_conv.")))
+
+
 class Interrupted(Exception):
     pass
 
@@ -112,5 +130,7 @@ def test_psnr_and_config_checks():
     for kwargs, match in [({"max_steps": 0}, "max_steps"), ({"lr_schedule": "step"}, "lr_schedule")]:
         with pytest.raises(ValueError, match=match):
             TokenizerTrainingConfig(**{"max_steps": 1, **kwargs})
+    with pytest.raises(TypeError, match="decoder_only"):
+        TokenizerTrainingConfig(max_steps=1, decoder_only="yes")
     with pytest.raises(TypeError):
         frames_to_video(np.zeros((1, 5, 8, 8, 3), dtype=np.float32))

@@ -4,6 +4,11 @@ on `lumos_hf.data.shapes` clips, resumable from its latest checkpoint.
 
     python examples/shapes/train_tokenizer.py --output_dir runs/shapes_tokenizer --threads 1
     python examples/shapes/train_tokenizer.py --output_dir runs/wide --config_json '{"channels": 48, "levels": [8, 8, 8, 8]}'
+    python examples/shapes/train_tokenizer.py --output_dir runs/decoder --init_from runs/shapes/tokenizer/final \
+        --decoder_only --full_clips_from 0
+
+`--init_from` starts from a saved tokenizer; with `--decoder_only` only its decoder trains, so every clip keeps its
+tokens and a language model trained on them stays valid.
 
 Every `--eval_every` steps it reports, on held-out clips, the reconstruction PSNR and how often the shapes detector
 reads the same colour, shape, motion and background from the reconstruction as from the original (each alone, and
@@ -184,12 +189,21 @@ def main() -> None:
         default=None,
         help="from this step on, train on whole clips again (a short last phase after windows or crops)",
     )
+    parser.add_argument(
+        "--mse_weight", type=float, default=1.0, help="weight of the MSE term beside L1 (weight 1); 0: L1 alone"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--config_json",
         type=json_object,
         default={},
         help='JSON object of `TOKENIZER_CONFIG` fields to change, e.g. \'{"channels": 48, "levels": [8, 8, 8, 8]}\'',
+    )
+    parser.add_argument("--init_from", type=Path, default=None, help="a saved tokenizer folder to start from")
+    parser.add_argument(
+        "--decoder_only",
+        action="store_true",
+        help="train only the decoder (needs --init_from): the tokens of every clip stay as they are",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -211,10 +225,18 @@ def main() -> None:
         parser.error(
             f"--crop_size must be a multiple of {CROP_GRID} in [{CROP_GRID}, {FRAME_SIZE}], got {args.crop_size}"
         )
-    if min(args.foreground_weight, args.edge_weight) < 0:
+    if min(args.foreground_weight, args.edge_weight, args.mse_weight) < 0:
         parser.error(
-            f"--foreground_weight and --edge_weight must be >= 0, got {args.foreground_weight}, {args.edge_weight}"
+            "--foreground_weight, --edge_weight and --mse_weight must be >= 0, got "
+            f"{args.foreground_weight}, {args.edge_weight}, {args.mse_weight}"
         )
+    if args.decoder_only and args.init_from is None:
+        parser.error("--decoder_only needs --init_from (a trained tokenizer whose decoder to fine-tune)")
+    if args.init_from is not None:
+        if args.config_json:
+            parser.error("--config_json cannot change the architecture of an --init_from tokenizer")
+        if not (args.init_from / "config.json").is_file():
+            parser.error(f"--init_from: {args.init_from} is not a saved tokenizer folder (no config.json)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
@@ -224,7 +246,10 @@ def main() -> None:
     if args.workers:
         render = PrefetchedBatches(render, args.workers, ahead=4 * args.workers, limit=args.max_steps)
     torch.manual_seed(args.seed)
-    model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json}).to(args.device)
+    if args.init_from is not None:
+        model = CosmosDiscreteVideoTokenizer.from_pretrained(args.init_from).to(args.device)
+    else:
+        model = CosmosDiscreteVideoTokenizer(**{**TOKENIZER_CONFIG, **args.config_json}).to(args.device)
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         frames, foreground = render(step)
@@ -242,6 +267,8 @@ def main() -> None:
         checkpoint_every=args.eval_every,
         eval_every=args.eval_every,
         log_every=25,
+        mse_weight=args.mse_weight,
+        decoder_only=args.decoder_only,
     )
     try:
         train_video_tokenizer(model, batch, config, args.output_dir, evaluate_fn=make_evaluate(args.eval_clips))

@@ -30,21 +30,30 @@ METRICS_FILE = "metrics.jsonl"
 LR_SCHEDULES = ("cosine", "constant")
 
 
-def reconstruct(model: CosmosDiscreteVideoTokenizer, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def reconstruct(
+    model: CosmosDiscreteVideoTokenizer, video: torch.Tensor, decoder_only: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """
     Encodes and decodes `video` with gradients flowing to the encoder through the FSQ straight-through estimator.
 
     Args:
         model: the tokenizer.
         video: [B, C, T, H, W] float in [-1, 1], T = 1 + 4k.
+        decoder_only: encode without gradients (only `post_quant_conv` and `decoder` get them).
 
     Returns:
         `(reconstruction, indices)`: the raw (unclamped) reconstruction [B, C, T, H, W] and the indices
         [B, T', H', W'], identical to `model.encode(video)`.
     """
     model._check_video(video)
-    codes, indices = model.quantizer.quantize(model._encode_latents(video.to(model.device, model.dtype)))
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not decoder_only):
+        codes, indices = model.quantizer.quantize(model._encode_latents(video.to(model.device, model.dtype)))
     return model._decode_codes(codes), indices
+
+
+def decoder_parameters(model: CosmosDiscreteVideoTokenizer) -> list[torch.nn.Parameter]:
+    """The parameters that map codes to pixels (`post_quant_conv`, `decoder`): all a decoder-only fine-tune trains."""
+    return [*model.post_quant_conv.parameters(), *model.decoder.parameters()]
 
 
 def reconstruction_loss(
@@ -129,6 +138,8 @@ class TokenizerTrainingConfig:
         eval_every: steps between evaluations (and at the last step); 0 disables them.
         log_every: steps between records in `metrics.jsonl`.
         keep_checkpoints: how many of the latest checkpoints to keep (>= 1).
+        decoder_only: train only [`decoder_parameters`]; the encoder, hence every video's tokens, stays as it is (a
+            fine-tune of the decoder that keeps a language model trained on those tokens valid).
     """
 
     max_steps: int
@@ -144,6 +155,7 @@ class TokenizerTrainingConfig:
     eval_every: int = 500
     log_every: int = 10
     keep_checkpoints: int = 2
+    decoder_only: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "checkpoint_every", "log_every", "keep_checkpoints"):
@@ -160,6 +172,8 @@ class TokenizerTrainingConfig:
             )
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"`min_lr_ratio` must lie in [0, 1], got {self.min_lr_ratio}.")
+        if not isinstance(self.decoder_only, bool):
+            raise TypeError(f"`decoder_only` must be a bool, got {type(self.decoder_only).__name__}.")
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier for the optimiser step with 0-based index `step`."""
@@ -278,8 +292,9 @@ def train_video_tokenizer(
         raise TypeError(f"`model` must be a CosmosDiscreteVideoTokenizer, got {type(model).__name__}.")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    parameters = decoder_parameters(model) if config.decoder_only else list(model.parameters())
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=config.weight_decay
+        parameters, lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=config.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: config.lr_factor(index))
     step, cpu_seconds = 0, 0.0
@@ -298,13 +313,13 @@ def train_video_tokenizer(
     while step < config.max_steps:
         model.train()
         video, pixel_weights = _split_batch(batch_fn(step))
-        reconstruction, _ = reconstruct(model, video)
+        reconstruction, _ = reconstruct(model, video, config.decoder_only)
         loss, terms = reconstruction_loss(
             reconstruction, video.to(reconstruction.device), config.l1_weight, config.mse_weight, pixel_weights
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
         lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
         optimizer.step()
         scheduler.step()
