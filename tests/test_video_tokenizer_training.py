@@ -78,6 +78,9 @@ def test_decoder_only_training_keeps_every_token(tmp_path):
     reconstruction, _ = reconstruct(model, video, decoder_only=True)
     reconstruction.square().mean().backward()
     assert all(p.grad is None for name, p in model.named_parameters() if name.startswith(("encoder.", "quant_conv.")))
+    full_config = TokenizerTrainingConfig(max_steps=4, warmup_steps=0, eval_every=0, log_every=1)
+    with pytest.raises(ValueError, match="decoder_only=True"):  # a decoder-only run is not resumed as a full one
+        train_video_tokenizer(model, batch, full_config, tmp_path, log_fn=lambda _: None)
 
 
 class Interrupted(Exception):

@@ -209,6 +209,7 @@ def _save_checkpoint(
     step: int,
     cpu_seconds: float,
     keep: int,
+    decoder_only: bool,
 ) -> Path:
     final = output_dir / f"{CHECKPOINT_PREFIX}{step:07d}"
     staging = output_dir / f"{final.name}.tmp"
@@ -217,6 +218,7 @@ def _save_checkpoint(
     state = {
         "step": step,
         "cpu_seconds": cpu_seconds,
+        "decoder_only": decoder_only,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "torch_rng_state": torch.get_rng_state(),
@@ -235,6 +237,7 @@ def _load_checkpoint(
     model: CosmosDiscreteVideoTokenizer,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
+    decoder_only: bool,
 ) -> tuple[int, float]:
     """Restores model, optimizer, scheduler and RNG from `path`; returns (step, cpu_seconds)."""
     saved_config = json.loads((path / "config.json").read_text())
@@ -245,8 +248,13 @@ def _load_checkpoint(
     }
     if mismatched:
         raise ValueError(f"The checkpoint {path} has another model config; (requested, saved): {mismatched}.")
-    model.load_state_dict(load_file(path / "diffusion_pytorch_model.safetensors", device=str(model.device)))
     state = torch.load(path / TRAINING_STATE, weights_only=True)
+    if state.get("decoder_only", False) != decoder_only:
+        raise ValueError(
+            f"The checkpoint {path} was saved with `decoder_only={state.get('decoder_only', False)}`; resume it with "
+            "the same setting, or train in another `output_dir`."
+        )
+    model.load_state_dict(load_file(path / "diffusion_pytorch_model.safetensors", device=str(model.device)))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng_state"])
@@ -300,7 +308,7 @@ def train_video_tokenizer(
     step, cpu_seconds = 0, 0.0
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is not None:
-        step, cpu_seconds = _load_checkpoint(checkpoint, model, optimizer, scheduler)
+        step, cpu_seconds = _load_checkpoint(checkpoint, model, optimizer, scheduler, config.decoder_only)
         # The saved learning rate follows the saved run's schedule; a longer `max_steps` changes it from here on.
         for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
             group["lr"] = base_lr * config.lr_factor(step)
@@ -342,7 +350,14 @@ def train_video_tokenizer(
             _append_records(output_dir / METRICS_FILE, pending)
             records, pending = records + pending, []
             path = _save_checkpoint(
-                output_dir, model, optimizer, scheduler, step, cpu_seconds, config.keep_checkpoints
+                output_dir,
+                model,
+                optimizer,
+                scheduler,
+                step,
+                cpu_seconds,
+                config.keep_checkpoints,
+                config.decoder_only,
             )
             log_fn(f"saved {path}")
     model.eval()
