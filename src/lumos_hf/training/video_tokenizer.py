@@ -208,8 +208,7 @@ def _save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     step: int,
     cpu_seconds: float,
-    keep: int,
-    decoder_only: bool,
+    config: TokenizerTrainingConfig,
 ) -> Path:
     final = output_dir / f"{CHECKPOINT_PREFIX}{step:07d}"
     staging = output_dir / f"{final.name}.tmp"
@@ -218,7 +217,7 @@ def _save_checkpoint(
     state = {
         "step": step,
         "cpu_seconds": cpu_seconds,
-        "decoder_only": decoder_only,
+        "decoder_only": config.decoder_only,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "torch_rng_state": torch.get_rng_state(),
@@ -227,7 +226,7 @@ def _save_checkpoint(
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
     checkpoints = sorted(output_dir.glob(f"{CHECKPOINT_PREFIX}[0-9]*[0-9]"))
-    for old in checkpoints[:-keep]:
+    for old in checkpoints[: -config.keep_checkpoints]:
         shutil.rmtree(old)
     return final
 
@@ -349,16 +348,7 @@ def train_video_tokenizer(
         if step % config.checkpoint_every == 0 or last:
             _append_records(output_dir / METRICS_FILE, pending)
             records, pending = records + pending, []
-            path = _save_checkpoint(
-                output_dir,
-                model,
-                optimizer,
-                scheduler,
-                step,
-                cpu_seconds,
-                config.keep_checkpoints,
-                config.decoder_only,
-            )
+            path = _save_checkpoint(output_dir, model, optimizer, scheduler, step, cpu_seconds, config)
             log_fn(f"saved {path}")
     model.eval()
     return records + pending
