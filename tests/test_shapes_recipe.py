@@ -69,12 +69,13 @@ def test_train_tokenizer_micro_run_resumes_with_overrides(tmp_path):
         assert refused.returncode == 2 and "--config_json" in refused.stderr and message in refused.stderr
     assert not (tmp_path / "bad").exists()
 
-    # A decoder-only fine-tune of the saved model: new decoder weights, the same encoder and tokens.
+    # A decoder-only fine-tune (on FSQ-neighbour token noise) of the saved model: new decoder weights, the same
+    # encoder and tokens.
     base = CosmosDiscreteVideoTokenizer.from_pretrained(tmp_path / "final")
     tuned_dir = tmp_path / "decoder"
     tuned = run(f"--output_dir={tuned_dir}", f"--init_from={tmp_path / 'final'}", "--decoder_only", "--batch_size=1",
                 "--eval_every=2", "--eval_clips=1", "--threads=1", "--full_clips_from=0", "--max_steps=2",
-                "--learning_rate=1e-2")  # fmt: skip
+                "--learning_rate=1e-2", "--token_noise=0.3")  # fmt: skip
     assert tuned.returncode == 0, tuned.stderr[-3000:]
     tuned_model = CosmosDiscreteVideoTokenizer.from_pretrained(tuned_dir / "final")
     weights, tuned_weights = base.state_dict(), tuned_model.state_dict()
@@ -158,7 +159,9 @@ def test_train_tokenizer_refuses_bad_curriculum_arguments(tmp_path, monkeypatch,
     for flags, message in ((["--decoder_only"], "--decoder_only needs --init_from"),
                            ([f"--init_from={no_config}"], "no config.json"),
                            ([f"--init_from={no_config}", '--config_json={"channels": 8}'], "cannot change"),
-                           (["--mse_weight=-1"], "must be >= 0")):  # fmt: skip
+                           (["--mse_weight=-1"], "must be >= 0"),
+                           (["--token_noise=0.2"], "needs --decoder_only"),
+                           ([f"--init_from={no_config}", "--decoder_only", "--token_noise=1"], "[0, 1)")):  # fmt: skip
         monkeypatch.setattr(sys, "argv", ["train_tokenizer.py", f"--output_dir={tmp_path / 'out'}", *flags])
         with pytest.raises(SystemExit) as exit_info:
             train_tokenizer.main()

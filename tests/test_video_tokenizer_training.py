@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from lumos_hf import CosmosDiscreteVideoTokenizer
+from lumos_hf import CosmosDiscreteVideoTokenizer, FSQuantizer
 from lumos_hf.data.shapes import generate_examples
 from lumos_hf.training.video_tokenizer import (
     TokenizerTrainingConfig,
     frames_to_video,
     latest_checkpoint,
+    perturb_indices,
     psnr,
     reconstruct,
     train_video_tokenizer,
@@ -81,6 +82,46 @@ def test_decoder_only_training_keeps_every_token(tmp_path):
     full_config = TokenizerTrainingConfig(max_steps=4, warmup_steps=0, eval_every=0, log_every=1)
     with pytest.raises(ValueError, match="decoder_only=True"):  # a decoder-only run is not resumed as a full one
         train_video_tokenizer(model, batch, full_config, tmp_path, log_fn=lambda _: None)
+
+
+def test_perturb_indices_moves_tokens_to_fsq_neighbours():
+    quantizer = FSQuantizer([8, 5, 5, 5])
+    indices = torch.randint(0, quantizer.codebook_size, (4, 5, 8, 8), generator=torch.Generator().manual_seed(0))
+    noisy = perturb_indices(quantizer, indices, 0.3, torch.Generator().manual_seed(1))
+    assert noisy.shape == indices.shape and noisy.dtype == torch.int64
+    assert torch.equal(noisy, perturb_indices(quantizer, indices, 0.3, torch.Generator().manual_seed(1)))
+    assert 0.25 < (noisy != indices).float().mean() < 0.35
+    codes_delta = quantizer.indices_to_codes(noisy) - quantizer.indices_to_codes(indices)  # [B, 4, ...]
+    steps = codes_delta.movedim(1, -1).abs()
+    moved = steps > 0
+    assert torch.equal(moved.sum(-1), (noisy != indices).long())  # one channel per moved token
+    one_level = 1 / (quantizer.levels // 2)  # a level step in code units
+    torch.testing.assert_close(steps[moved], one_level.expand_as(steps)[moved].float())
+    assert torch.equal(perturb_indices(quantizer, indices, 0.0), indices)
+    assert (perturb_indices(quantizer, indices, 1.0) != indices).all()
+    with pytest.raises(ValueError, match="probability"):
+        perturb_indices(quantizer, indices, 1.5)
+
+
+def test_token_noise_trains_the_decoder_on_neighbouring_tokens(tmp_path):
+    model = tiny_tokenizer()
+    tokens_before = model.encode(batch(5))
+    with pytest.raises(ValueError, match="decoder_only"):
+        reconstruct(model, batch(0), token_noise=0.2)
+    clean, indices = reconstruct(model, batch(0), decoder_only=True)
+    noisy, noisy_call_indices = reconstruct(
+        model, batch(0), decoder_only=True, token_noise=0.5, generator=torch.Generator().manual_seed(0)
+    )
+    assert torch.equal(indices, noisy_call_indices) and not torch.allclose(clean, noisy)
+    config = TokenizerTrainingConfig(
+        max_steps=2, learning_rate=1e-2, warmup_steps=0, eval_every=0, log_every=1, decoder_only=True, token_noise=0.2
+    )
+    records = train_video_tokenizer(model, batch, config, tmp_path, log_fn=lambda _: None)
+    assert [r["step"] for r in records] == [1, 2] and all(np.isfinite(r["loss"]) for r in records)
+    assert torch.equal(model.encode(batch(5)), tokens_before)
+    for kwargs in ({"token_noise": 0.2}, {"token_noise": 1.0, "decoder_only": True}):
+        with pytest.raises(ValueError, match="token_noise"):
+            TokenizerTrainingConfig(max_steps=1, **kwargs)
 
 
 class Interrupted(Exception):

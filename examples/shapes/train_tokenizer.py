@@ -8,7 +8,9 @@ on `lumos_hf.data.shapes` clips, resumable from its latest checkpoint.
         --decoder_only --full_clips_from 0
 
 `--init_from` starts from a saved tokenizer; with `--decoder_only` only its decoder trains, so every clip keeps its
-tokens and a language model trained on them stays valid.
+tokens and a language model trained on them stays valid. `--token_noise P` (with `--decoder_only`) decodes each token,
+with probability P, as an FSQ neighbour (one level off in one channel), so that the decoder learns to draw clean
+shapes from the slightly wrong tokens a language model samples.
 
 Every `--eval_every` steps it reports, on held-out clips, the reconstruction PSNR and how often the shapes detector
 reads the same colour, shape, motion and background from the reconstruction as from the original (each alone, and
@@ -205,6 +207,12 @@ def main() -> None:
         action="store_true",
         help="train only the decoder (needs --init_from): the tokens of every clip stay as they are",
     )
+    parser.add_argument(
+        "--token_noise",
+        type=float,
+        default=0.0,
+        help="with --decoder_only: probability that a token moves to an FSQ neighbour before decoding, in [0, 1)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
@@ -232,6 +240,8 @@ def main() -> None:
         )
     if args.decoder_only and args.init_from is None:
         parser.error("--decoder_only needs --init_from (a trained tokenizer whose decoder to fine-tune)")
+    if not 0 <= args.token_noise < 1 or (args.token_noise and not args.decoder_only):
+        parser.error(f"--token_noise must lie in [0, 1) and needs --decoder_only, got {args.token_noise}")
     if args.init_from is not None:
         if args.config_json:
             parser.error("--config_json cannot change the architecture of an --init_from tokenizer")
@@ -269,6 +279,7 @@ def main() -> None:
         log_every=25,
         mse_weight=args.mse_weight,
         decoder_only=args.decoder_only,
+        token_noise=args.token_noise,
     )
     try:
         train_video_tokenizer(model, batch, config, args.output_dir, evaluate_fn=make_evaluate(args.eval_clips))

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..video_tokenizer import CosmosDiscreteVideoTokenizer
+from ..video_tokenizer import CosmosDiscreteVideoTokenizer, FSQuantizer
 
 CHECKPOINT_PREFIX = "checkpoint-"
 TRAINING_STATE = "training_state.pt"
@@ -31,7 +31,11 @@ LR_SCHEDULES = ("cosine", "constant")
 
 
 def reconstruct(
-    model: CosmosDiscreteVideoTokenizer, video: torch.Tensor, decoder_only: bool = False
+    model: CosmosDiscreteVideoTokenizer,
+    video: torch.Tensor,
+    decoder_only: bool = False,
+    token_noise: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """
     Encodes and decodes `video` with gradients flowing to the encoder through the FSQ straight-through estimator.
@@ -40,15 +44,46 @@ def reconstruct(
         model: the tokenizer.
         video: [B, C, T, H, W] float in [-1, 1], T = 1 + 4k.
         decoder_only: encode without gradients (only `post_quant_conv` and `decoder` get them).
+        token_noise: with `decoder_only`, decode [`perturb_indices`]`(indices, token_noise)` instead of the video's
+            own indices, so the decoder learns to draw clean videos from slightly wrong tokens (as a language model
+            samples them).
+        generator: the random source of `token_noise`.
 
     Returns:
         `(reconstruction, indices)`: the raw (unclamped) reconstruction [B, C, T, H, W] and the indices
-        [B, T', H', W'], identical to `model.encode(video)`.
+        [B, T', H', W'], identical to `model.encode(video)` (before any noise).
     """
     model._check_video(video)
+    if token_noise and not decoder_only:
+        raise ValueError("`token_noise` needs `decoder_only=True` (noisy indices carry no gradient to the encoder).")
     with torch.set_grad_enabled(torch.is_grad_enabled() and not decoder_only):
         codes, indices = model.quantizer.quantize(model._encode_latents(video.to(model.device, model.dtype)))
+    if token_noise:
+        codes = model.quantizer.indices_to_codes(perturb_indices(model.quantizer, indices, token_noise, generator))
     return model._decode_codes(codes), indices
+
+
+def perturb_indices(
+    quantizer: FSQuantizer, indices: torch.Tensor, probability: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """
+    FSQ neighbour noise: each of `indices` (any shape, int64) moves, with `probability`, one level up or down along
+    one random channel of its code (reflected at the ends of that channel's range), so it stays a valid index whose
+    code differs from the original in one channel by one step.
+    """
+    if not 0 <= probability <= 1:
+        raise ValueError(f"`probability` must lie in [0, 1], got {probability}.")
+    device = indices.device
+    draw = {"generator": generator, "device": generator.device if generator is not None else device}
+    digits = (indices.unsqueeze(-1) // quantizer.basis) % quantizer.levels  # [..., d]
+    hit = torch.rand(indices.shape, **draw) < probability
+    channel = torch.randint(0, quantizer.dim, indices.shape, **draw)
+    sign = torch.randint(0, 2, indices.shape, **draw) * 2 - 1
+    step = torch.nn.functional.one_hot(channel, quantizer.dim) * (sign * hit).unsqueeze(-1)  # [..., d]
+    step = step.to(device)
+    moved = digits + step
+    moved = torch.where((moved < 0) | (moved >= quantizer.levels), digits - step, moved)
+    return (moved * quantizer.basis).sum(-1)
 
 
 def decoder_parameters(model: CosmosDiscreteVideoTokenizer) -> list[torch.nn.Parameter]:
@@ -140,6 +175,9 @@ class TokenizerTrainingConfig:
         keep_checkpoints: how many of the latest checkpoints to keep (>= 1).
         decoder_only: train only [`decoder_parameters`]; the encoder, hence every video's tokens, stays as it is (a
             fine-tune of the decoder that keeps a language model trained on those tokens valid).
+        token_noise: with `decoder_only`, the probability that a token is moved to an FSQ neighbour before decoding
+            ([`perturb_indices`]; drawn from a generator seeded by the step, so a resumed run sees the same noise);
+            0 decodes the tokens as they are.
     """
 
     max_steps: int
@@ -156,6 +194,7 @@ class TokenizerTrainingConfig:
     log_every: int = 10
     keep_checkpoints: int = 2
     decoder_only: bool = False
+    token_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "checkpoint_every", "log_every", "keep_checkpoints"):
@@ -174,6 +213,10 @@ class TokenizerTrainingConfig:
             raise ValueError(f"`min_lr_ratio` must lie in [0, 1], got {self.min_lr_ratio}.")
         if not isinstance(self.decoder_only, bool):
             raise TypeError(f"`decoder_only` must be a bool, got {type(self.decoder_only).__name__}.")
+        if not 0 <= self.token_noise < 1:
+            raise ValueError(f"`token_noise` must lie in [0, 1), got {self.token_noise!r}.")
+        if self.token_noise and not self.decoder_only:
+            raise ValueError("`token_noise` needs `decoder_only=True`.")
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier for the optimiser step with 0-based index `step`."""
@@ -320,7 +363,8 @@ def train_video_tokenizer(
     while step < config.max_steps:
         model.train()
         video, pixel_weights = _split_batch(batch_fn(step))
-        reconstruction, _ = reconstruct(model, video, config.decoder_only)
+        noise = torch.Generator().manual_seed(step) if config.token_noise else None
+        reconstruction, _ = reconstruct(model, video, config.decoder_only, config.token_noise, noise)
         loss, terms = reconstruction_loss(
             reconstruction, video.to(reconstruction.device), config.l1_weight, config.mse_weight, pixel_weights
         )
