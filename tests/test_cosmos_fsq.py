@@ -39,6 +39,10 @@ def test_index_is_digit_sum(fsq):
     codes = fsq.indices_to_codes(torch.tensor([index]))
     half = torch.tensor([4.0, 4, 4, 2, 2, 2])
     assert torch.equal(codes[0], (digits - half) / half)
+    assert torch.equal(fsq.indices_to_digits(torch.tensor([index])), digits[None])
+    all_digits = fsq.indices_to_digits(torch.arange(64000))  # [64000, 6]
+    assert torch.equal(fsq.digits_to_indices(all_digits), torch.arange(64000))
+    assert (all_digits >= 0).all() and (all_digits < fsq.levels).all()
 
 
 def test_matches_official_implicit_codebook(fsq):

@@ -75,7 +75,7 @@ def perturb_indices(
         raise ValueError(f"`probability` must lie in [0, 1], got {probability}.")
     device = indices.device
     draw = {"generator": generator, "device": generator.device if generator is not None else device}
-    digits = (indices.unsqueeze(-1) // quantizer.basis) % quantizer.levels  # [..., d]
+    digits = quantizer.indices_to_digits(indices)  # [..., d]
     hit = torch.rand(indices.shape, **draw) < probability
     channel = torch.randint(0, quantizer.dim, indices.shape, **draw)
     sign = torch.randint(0, 2, indices.shape, **draw) * 2 - 1
@@ -83,7 +83,7 @@ def perturb_indices(
     step = step.to(device)
     moved = digits + step
     moved = torch.where((moved < 0) | (moved >= quantizer.levels), digits - step, moved)
-    return (moved * quantizer.basis).sum(-1)
+    return quantizer.digits_to_indices(moved)
 
 
 def decoder_parameters(model: CosmosDiscreteVideoTokenizer) -> list[torch.nn.Parameter]:

@@ -79,7 +79,7 @@ class FSQuantizer(nn.Module):
         self._check_codes(latents)
         bounded = self._bound(latents.float().movedim(1, -1))
         digits = bounded.round().long() + self.levels // 2
-        indices = (digits * self.basis).sum(-1)
+        indices = self.digits_to_indices(digits)
         codes = (digits.float() - self._half_width()) / self._half_width()
         if torch.is_grad_enabled() and latents.requires_grad:
             # Adding an exact zero keeps the values bit-identical to the rounded codes.
@@ -89,7 +89,7 @@ class FSQuantizer(nn.Module):
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
         """[B, ...] integer indices -> [B, d, ...] float32 codes in [-1, 1]."""
         self.check_indices(indices)
-        digits = (indices.long().unsqueeze(-1) // self.basis) % self.levels
+        digits = self.indices_to_digits(indices)
         codes = (digits.float() - self._half_width()) / self._half_width()
         return codes.movedim(-1, 1)
 
@@ -100,6 +100,14 @@ class FSQuantizer(nn.Module):
         digits = (codes.float().movedim(1, -1) * half_width + half_width).round().long()
         if (digits < 0).any() or (digits >= self.levels).any():
             raise ValueError("`codes` must lie in [-1, 1] on the FSQ grid of each channel.")
+        return self.digits_to_indices(digits)
+
+    def indices_to_digits(self, indices: torch.Tensor) -> torch.Tensor:
+        """[...] integer indices -> [..., d] int64 digits, digit `i` in `[0, L_i)`."""
+        return (indices.long().unsqueeze(-1) // self.basis) % self.levels
+
+    def digits_to_indices(self, digits: torch.Tensor) -> torch.Tensor:
+        """[..., d] integer digits (digit `i` in `[0, L_i)`) -> [...] int64 indices."""
         return (digits * self.basis).sum(-1)
 
     def implicit_codebook(self) -> torch.Tensor:
