@@ -65,7 +65,7 @@ def test_text_to_video_draws_an_object_on_the_asked_background(pipe):
     assert videos.shape == (2, 17, 64, 64, 3)
     # The shipped model gets colour and background in every benchmark video, shape and motion roughly eight times in
     # ten (docs/demo.md). The first video (seed 0) is one it gets entirely right: of seeds 0-7 of this prompt, all 8
-    # are red circles moving right on black that keep their shape in every frame.
+    # are red circles moving right on black, 7 of them keeping their shape in every frame.
     first = detect_clip(videos[0])
     assert (first.colour, first.shape, first.motion, first.background) == ("red", "circle", "moves right", "black")
     assert first.consistent, "the object changes colour or shape between frames"
